@@ -1,0 +1,308 @@
+"""Feed contracts: the one description of each feed, loaded from ``contracts/*.yaml``.
+
+Everything else (row validation, BigQuery schemas, MERGE SQL, the DAG per feed, local
+provisioning and Terraform) is derived from a :class:`Contract`. This module imports neither
+Airflow nor Beam, so the Beam job, the CLI and the DAG factory can all use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from feedline import valuesets
+
+TYPES = ("STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "DATE", "TIMESTAMP")
+NAMED_CHECKS = ("email",)
+ON_EXCEED = ("warn", "fail")
+GRANULARITIES = ("DAY", "MONTH")
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+FEED_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+
+CONTRACTS_DIR_ENV = "FEEDLINE_CONTRACTS_DIR"
+
+
+class ContractError(ValueError):
+    """A contract file that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+    max_length: int | None = None
+    check: str | None = None
+    pattern: str | None = None
+    allowed_values: tuple[str, ...] | None = None
+    allowed_values_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    column: str
+    granularity: str = "DAY"
+
+
+@dataclass(frozen=True)
+class ReportingView:
+    """A materialized view over staging, defined by ``sql/reporting/<name>.sql``.
+
+    partition_by/cluster_by/refresh apply in BigQuery only (Terraform); the emulator cannot
+    create a materialized view with them, so local provisioning leaves them out."""
+
+    name: str
+    partition_by: str | None = None
+    cluster_by: tuple[str, ...] = ()
+    refresh_interval_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class Contract:
+    feed: str
+    description: str
+    file_pattern: str
+    schedule: str | None
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    latest_by: str | None
+    partition_by: Partitioning | None
+    cluster_by: tuple[str, ...]
+    deadletter_threshold: float
+    on_exceed: str
+    reporting: tuple[ReportingView, ...]
+    source_path: str = field(default="", compare=False)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def matches_file_name(self, name: str) -> bool:
+        return re.match(self.file_pattern, os.path.basename(name)) is not None
+
+    def file_date(self, name: str) -> str | None:
+        """The YYYYMMDD date a file name carries, or None when the name does not match."""
+        match = re.match(self.file_pattern, os.path.basename(name))
+        return match.group("date") if match else None
+
+
+def default_contracts_dir() -> Path:
+    """contracts/ beside plugins/ in the repository, or where FEEDLINE_CONTRACTS_DIR says
+    (Composer: the bucket's data/ folder, mounted on the workers)."""
+    configured = os.environ.get(CONTRACTS_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "contracts"
+
+
+def load_contracts(directory: Path | str | None = None) -> dict[str, Contract]:
+    """Every ``*.yaml`` contract in ``directory``, by feed name, sorted."""
+    directory = Path(directory) if directory else default_contracts_dir()
+    contracts: dict[str, Contract] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        contract = load_contract(path)
+        if contract.feed in contracts:
+            raise ContractError(
+                f"{path}: feed: {contract.feed!r} is already defined in "
+                f"{contracts[contract.feed].source_path}"
+            )
+        contracts[contract.feed] = contract
+    return contracts
+
+
+def load_contract(path: Path | str) -> Contract:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ContractError(f"{path}: a contract is a mapping of fields")
+    return parse_contract(raw, str(path))
+
+
+def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
+    def fail(field_name: str, message: str) -> ContractError:
+        return ContractError(f"{source}: {field_name}: {message}")
+
+    known = {
+        "feed", "description", "file_pattern", "schedule", "columns", "key", "latest_by",
+        "partition_by", "cluster_by", "deadletter", "reporting",
+    }
+    for unknown in sorted(set(raw) - known):
+        raise fail(unknown, "unknown field")
+
+    feed = raw.get("feed")
+    if not isinstance(feed, str) or not FEED_NAME.match(feed):
+        raise fail("feed", f"{feed!r} must be lower_snake_case, at most 30 characters")
+
+    file_pattern = raw.get("file_pattern")
+    if not isinstance(file_pattern, str):
+        raise fail("file_pattern", "missing")
+    try:
+        compiled = re.compile(file_pattern)
+    except re.error as exc:
+        raise fail("file_pattern", f"not a valid regular expression: {exc}") from exc
+    if "date" not in compiled.groupindex:
+        raise fail("file_pattern", "must capture the file's date as (?P<date>...)")
+    if not file_pattern.startswith("^") or not file_pattern.endswith("$"):
+        raise fail("file_pattern", "must be anchored with ^ and $")
+
+    columns = tuple(_parse_column(c, i, fail) for i, c in enumerate(raw.get("columns") or []))
+    if not columns:
+        raise fail("columns", "a contract needs at least one column")
+    names = [c.name for c in columns]
+    for name in names:
+        if names.count(name) > 1:
+            raise fail("columns", f"duplicate column {name!r}")
+
+    def column_ref(field_name: str, value: Any) -> str:
+        if value not in names:
+            raise fail(field_name, f"{value!r} is not a column of this feed")
+        return value
+
+    key = tuple(column_ref("key", k) for k in _as_list(raw.get("key")))
+    if not key:
+        raise fail("key", "a feed needs at least one key column")
+    for k in key:
+        if not next(c for c in columns if c.name == k).required:
+            raise fail("key", f"key column {k!r} must be required")
+
+    latest_by = raw.get("latest_by")
+    if latest_by is not None:
+        column_ref("latest_by", latest_by)
+
+    partition_by = None
+    if raw.get("partition_by") is not None:
+        spec = raw["partition_by"]
+        if not isinstance(spec, dict):
+            raise fail("partition_by", "must be a mapping with column and granularity")
+        column = column_ref("partition_by.column", spec.get("column"))
+        if next(c for c in columns if c.name == column).type not in ("DATE", "TIMESTAMP"):
+            raise fail("partition_by.column", f"{column!r} must be a DATE or TIMESTAMP column")
+        granularity = spec.get("granularity", "DAY")
+        if granularity not in GRANULARITIES:
+            raise fail("partition_by.granularity", f"{granularity!r} is not one of {GRANULARITIES}")
+        partition_by = Partitioning(column, granularity)
+
+    cluster_by = tuple(column_ref("cluster_by", c) for c in _as_list(raw.get("cluster_by")))
+    if len(cluster_by) > 4:
+        raise fail("cluster_by", "BigQuery clusters by at most 4 columns")
+
+    deadletter = raw.get("deadletter") or {}
+    threshold = deadletter.get("threshold")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
+        raise fail("deadletter.threshold", f"{threshold!r} must be a share between 0 and 1")
+    on_exceed = deadletter.get("on_exceed", "warn")
+    if on_exceed not in ON_EXCEED:
+        raise fail("deadletter.on_exceed", f"{on_exceed!r} is not one of {ON_EXCEED}")
+
+    reporting = tuple(_parse_view(v, fail) for v in _as_list(raw.get("reporting")))
+
+    schedule = raw.get("schedule")
+    if schedule is not None and not isinstance(schedule, str):
+        raise fail("schedule", "must be a cron expression, a preset like @hourly, or null")
+
+    return Contract(
+        feed=feed,
+        description=str(raw.get("description") or ""),
+        file_pattern=file_pattern,
+        schedule=schedule,
+        columns=columns,
+        key=key,
+        latest_by=latest_by,
+        partition_by=partition_by,
+        cluster_by=cluster_by,
+        deadletter_threshold=float(threshold),
+        on_exceed=on_exceed,
+        reporting=reporting,
+        source_path=source,
+    )
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _parse_view(raw: Any, fail) -> ReportingView:
+    spec = {"name": raw} if isinstance(raw, str) else raw
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise fail("reporting", f"{raw!r} must be a view name or a mapping with a name")
+    name = spec["name"]
+    if not IDENTIFIER.match(name):
+        raise fail("reporting", f"{name!r} is not a valid view name")
+    unknown = sorted(set(spec) - {"name", "partition_by", "cluster_by", "refresh_interval_minutes"})
+    if unknown:
+        raise fail(f"reporting[{name}].{unknown[0]}", "unknown field")
+    refresh = spec.get("refresh_interval_minutes", 60)
+    if not isinstance(refresh, int) or refresh < 1:
+        raise fail(f"reporting[{name}].refresh_interval_minutes", "must be a positive integer")
+    return ReportingView(
+        name=name,
+        partition_by=spec.get("partition_by"),
+        cluster_by=tuple(_as_list(spec.get("cluster_by"))),
+        refresh_interval_minutes=refresh,
+    )
+
+
+def _parse_column(raw: Any, index: int, fail) -> Column:
+    where = f"columns[{index}]"
+    if not isinstance(raw, dict):
+        raise fail(where, "each column is a mapping with at least name and type")
+    known = {"name", "type", "required", "max_length", "check", "pattern", "allowed_values"}
+    for unknown in sorted(set(raw) - known):
+        raise fail(f"{where}.{unknown}", "unknown field")
+    name = raw.get("name")
+    if not isinstance(name, str) or not IDENTIFIER.match(name):
+        raise fail(f"{where}.name", f"{name!r} must be lower_snake_case")
+    where = f"columns[{name}]"
+    type_ = raw.get("type")
+    if type_ not in TYPES:
+        raise fail(f"{where}.type", f"unknown type {type_!r}; expected one of {', '.join(TYPES)}")
+    required = raw.get("required", False)
+    if not isinstance(required, bool):
+        raise fail(f"{where}.required", "must be true or false")
+    max_length = raw.get("max_length")
+    if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+        raise fail(f"{where}.max_length", "must be a positive integer")
+    check = raw.get("check")
+    if check is not None and check not in NAMED_CHECKS:
+        raise fail(f"{where}.check", f"unknown check {check!r}; expected one of {NAMED_CHECKS}")
+    pattern = raw.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise fail(f"{where}.pattern", f"not a valid regular expression: {exc}") from exc
+    allowed = raw.get("allowed_values")
+    allowed_values, allowed_name = None, None
+    if isinstance(allowed, str):
+        if allowed not in valuesets.NAMED:
+            raise fail(f"{where}.allowed_values", f"unknown value set {allowed!r}")
+        allowed_values, allowed_name = valuesets.NAMED[allowed], allowed
+    elif allowed is not None:
+        if not isinstance(allowed, list) or not allowed:
+            raise fail(f"{where}.allowed_values", "must be a non-empty list or a value set name")
+        allowed_values = tuple(str(v) for v in allowed)
+    if (check or pattern or allowed_values) and type_ != "STRING":
+        raise fail(where, "check, pattern and allowed_values apply to STRING columns only")
+    return Column(
+        name=name,
+        type=type_,
+        required=required,
+        max_length=max_length,
+        check=check,
+        pattern=pattern,
+        allowed_values=allowed_values,
+        allowed_values_name=allowed_name,
+    )

@@ -1,0 +1,94 @@
+"""BigQuery table layouts derived from a contract and ``tables.json``.
+
+``tables.json`` says which four tables every feed gets (raw, staging, deadletter, audit) and
+which bookkeeping columns each adds; the contract supplies the data columns. Terraform reads the
+same two files, so a schema is never typed twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from feedline.contracts import Contract
+
+TABLE_KINDS = ("raw", "staging", "deadletter", "audit")
+
+
+@lru_cache(maxsize=1)
+def layout() -> dict[str, Any]:
+    return json.loads((Path(__file__).with_name("tables.json")).read_text(encoding="utf-8"))
+
+
+def dataset_names() -> dict[str, str]:
+    """Logical dataset role (raw, staging, reporting, ops) -> dataset name."""
+    return dict(layout()["datasets"])
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    kind: str
+    dataset: str
+    name: str
+    description: str
+    fields: tuple[dict[str, str], ...]
+    partition_field: str | None
+    partition_type: str | None
+    cluster_by: tuple[str, ...]
+
+    @property
+    def table_id(self) -> str:
+        return f"{self.dataset}.{self.name}"
+
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.fields]
+
+
+def table_spec(contract: Contract, kind: str) -> TableSpec:
+    spec = layout()["tables"][kind]
+    fields = [*_contract_fields(contract, spec["contract_columns"]), *spec["extra_columns"]]
+    partition, cluster = spec["partition"], spec["cluster"]
+    if partition == "contract":
+        part = contract.partition_by
+        partition_field = part.column if part else None
+        partition_type = part.granularity if part else None
+    else:
+        partition_field, partition_type = partition["field"], partition["type"]
+    return TableSpec(
+        kind=kind,
+        dataset=dataset_names()[spec["dataset"]],
+        name=spec["name"].format(feed=contract.feed),
+        description=spec["description"],
+        fields=tuple({k: v for k, v in f.items()} for f in fields),
+        partition_field=partition_field,
+        partition_type=partition_type,
+        cluster_by=tuple(contract.cluster_by if cluster == "contract" else cluster),
+    )
+
+
+def table_specs(contract: Contract) -> dict[str, TableSpec]:
+    return {kind: table_spec(contract, kind) for kind in TABLE_KINDS}
+
+
+def _contract_fields(contract: Contract, how: str) -> list[dict[str, str]]:
+    if how == "none":
+        return []
+    return [
+        {
+            "name": c.name,
+            "type": c.type,
+            "mode": "REQUIRED" if (how == "contract" and c.required) else "NULLABLE",
+        }
+        for c in contract.columns
+    ]
+
+
+def load_schema_fields(contract: Contract, kind: str) -> list[dict[str, str]]:
+    """Schema for a load job into a ``kind`` table (name/type/mode only)."""
+    return [
+        {"name": f["name"], "type": f["type"], "mode": f["mode"]}
+        for f in table_spec(contract, kind).fields
+    ]
