@@ -1,0 +1,41 @@
+# Feedline: two commands for a new user (`make demo`, `make test`); the rest are helpers.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test bench bundle lock venv clean local-up local-down
+
+venv: $(INSTALLED)
+
+# The venv is built from the lock file by the targets that need it; nothing is installed by hand.
+$(INSTALLED): requirements-lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-lock.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+demo: $(INSTALLED)
+	$(BIN)/feedline demo
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/beam_vs_duckdb.py
+
+local-up: $(INSTALLED)
+	$(BIN)/feedline local up
+
+local-down: $(INSTALLED)
+	$(BIN)/feedline local down
+
+# Re-pin requirements-lock.txt after editing requirements-dev.in or requirements.txt.
+lock: $(INSTALLED)
+	$(BIN)/uv pip compile --python-version 3.11 --no-header requirements-dev.in -o requirements-lock.txt
+
+clean:
+	-$(BIN)/feedline local down
+	rm -rf .local build
