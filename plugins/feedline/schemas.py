@@ -92,3 +92,25 @@ def load_schema_fields(contract: Contract, kind: str) -> list[dict[str, str]]:
         {"name": f["name"], "type": f["type"], "mode": f["mode"]}
         for f in table_spec(contract, kind).fields
     ]
+
+
+# The Beam job's per-file summary, as loaded into the batch's summary load table.
+SUMMARY_FIELDS: tuple[dict[str, str], ...] = (
+    {"name": "source_file", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "feed", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "rows_read", "type": "INT64", "mode": "REQUIRED"},
+    {"name": "rows_valid", "type": "INT64", "mode": "REQUIRED"},
+    {"name": "rows_deadletter", "type": "INT64", "mode": "REQUIRED"},
+    {"name": "file_error", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "reasons", "type": "STRING", "mode": "NULLABLE"},  # JSON object: reason -> count
+    {"name": "partition_min", "type": "DATE", "mode": "NULLABLE"},  # days the valid rows hit
+    {"name": "partition_max", "type": "DATE", "mode": "NULLABLE"},
+)
+
+# Beam output -> load table (dataset "load", one table per batch and output, removed after).
+LOAD_OUTPUTS = {"valid": "raw", "deadletter": "deadletter", "summary": None}
+
+
+def load_output_schema(contract: Contract, output: str) -> list[dict[str, str]]:
+    kind = LOAD_OUTPUTS[output]
+    return list(SUMMARY_FIELDS) if kind is None else load_schema_fields(contract, kind)

@@ -1,0 +1,216 @@
+"""Claiming and settling a batch's files in GCS.
+
+A claim moves files from the landing prefix to the batch's processing prefix. The move deletes
+the source only if its generation is unchanged, so when two runs race for a file exactly one
+wins and the other drops its copy. Every step is safe to retry:
+
+- claim: a batch whose processing prefix already holds files (a retried task) returns them;
+  a batch that already finished (a cleared, re-run DAG run) takes its files back from where
+  its manifest says they went, so the re-run processes exactly the same files;
+- settle: moves each file to the archive (accepted) or to quarantine (rejected, with the reason
+  in the object's metadata) and records that in the manifest.
+
+Works on a ``google.cloud.storage.Client`` (from Airflow's GCSHook in the DAG).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from google.api_core.exceptions import NotFound, PreconditionFailed
+from google.cloud import storage
+
+from feedline import naming
+from feedline.contracts import Contract
+from feedline.settings import Settings
+
+ORIGIN_KEY = "feedline-origin"
+REASON_KEY = "feedline-quarantine-reason"
+
+
+@dataclass
+class ClaimedFile:
+    name: str  # file name (no folders)
+    object: str  # object in the landing bucket's processing prefix
+    origin: str  # landing | archive (backfill) | rerun
+    file_date: str | None
+
+
+@dataclass
+class Claim:
+    batch_id: str
+    files: list[ClaimedFile] = field(default_factory=list)
+    misnamed: dict[str, str] = field(default_factory=dict)  # object -> quarantine reason
+
+    def to_xcom(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_xcom(cls, data: dict) -> "Claim":
+        return cls(data["batch_id"], [ClaimedFile(**f) for f in data["files"]], dict(data["misnamed"]))
+
+
+def manifest_name(feed: str, batch_id: str) -> str:
+    return f"claims/{feed}/{batch_id}.json"
+
+
+def _read_manifest(client: storage.Client, settings: Settings, contract: Contract, batch_id: str) -> dict:
+    blob = client.bucket(settings.work_bucket).blob(manifest_name(contract.feed, batch_id))
+    try:
+        return json.loads(blob.download_as_bytes())
+    except NotFound:
+        return {}
+
+
+def _write_manifest(client, settings: Settings, contract: Contract, batch_id: str, manifest: dict) -> None:
+    blob = client.bucket(settings.work_bucket).blob(manifest_name(contract.feed, batch_id))
+    blob.upload_from_string(json.dumps(manifest, indent=2, sort_keys=True), content_type="application/json")
+
+
+def _move(client, source: storage.Blob, dest_bucket: str, dest_name: str, metadata: dict) -> bool:
+    """Copy then delete the source if it is unchanged; False when another run took it first."""
+    source.reload()
+    copy = client.bucket(source.bucket.name).copy_blob(
+        source, client.bucket(dest_bucket), dest_name, if_source_generation_match=source.generation
+    )
+    copy.metadata = {**(copy.metadata or {}), **metadata}
+    copy.patch()
+    try:
+        source.delete(if_generation_match=source.generation)
+    except (NotFound, PreconditionFailed):
+        copy.delete()
+        return False
+    return True
+
+
+def _is_file(name: str) -> bool:
+    return not name.endswith("/")
+
+
+def claim_files(
+    client: storage.Client,
+    settings: Settings,
+    contract: Contract,
+    batch_id: str,
+    only_files: list[str] | None = None,
+    file_date: str | None = None,
+    from_archive: bool = False,
+) -> Claim:
+    """Take this batch's files (see the module docstring for retries and re-runs)."""
+    landing = client.bucket(settings.landing_bucket)
+    processing = naming.processing_prefix(contract.feed, batch_id)
+    claim = Claim(batch_id)
+
+    already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
+    if not already:
+        manifest = _read_manifest(client, settings, contract, batch_id)
+        if manifest.get("files"):
+            _take_back(client, settings, manifest, processing)
+        elif from_archive:
+            _copy_from_archive(client, settings, contract, file_date, processing)
+        else:
+            claim.misnamed = _move_from_landing(client, settings, contract, batch_id, only_files, file_date)
+        already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
+
+    for blob in sorted(already, key=lambda b: b.name):
+        name = naming.file_name(blob.name)
+        claim.files.append(
+            ClaimedFile(name, blob.name, (blob.metadata or {}).get(ORIGIN_KEY, "landing"), contract.file_date(name))
+        )
+    manifest = _read_manifest(client, settings, contract, batch_id)
+    manifest.setdefault("files", {})
+    for f in claim.files:
+        manifest["files"].setdefault(f.name, {"origin": f.origin, "location": None})
+    manifest.setdefault("misnamed", {}).update(claim.misnamed)
+    _write_manifest(client, settings, contract, batch_id, manifest)
+    return claim
+
+
+def _move_from_landing(client, settings, contract, batch_id, only_files, file_date) -> dict[str, str]:
+    landing = client.bucket(settings.landing_bucket)
+    processing = naming.processing_prefix(contract.feed, batch_id)
+    wanted = {naming.file_name(f) for f in only_files} if only_files else None
+    misnamed: dict[str, str] = {}
+    for blob in client.list_blobs(landing, prefix=naming.landing_prefix(contract.feed)):
+        name = naming.file_name(blob.name)
+        if not _is_file(blob.name) or (wanted is not None and name not in wanted):
+            continue
+        if not contract.matches_file_name(name):
+            reason = f"file name does not match the {contract.feed} contract pattern {contract.file_pattern}"
+            dest = naming.quarantine_name(contract.feed, batch_id, name)
+            if _move(client, blob, settings.quarantine_bucket, dest, {REASON_KEY: reason}):
+                misnamed[blob.name] = reason
+            continue
+        if file_date and contract.file_date(name) != file_date:
+            continue
+        _move(client, blob, settings.landing_bucket, processing + name, {ORIGIN_KEY: "landing"})
+    return misnamed
+
+
+def _copy_from_archive(client, settings, contract, file_date, processing) -> None:
+    """Backfill: the latest archived copy of each file of that date, copied (archive stays)."""
+    if not file_date:
+        raise ValueError("a backfill from the archive needs a file date (YYYYMMDD)")
+    archive = client.bucket(settings.archive_bucket)
+    latest: dict[str, storage.Blob] = {}
+    for blob in client.list_blobs(archive, prefix=naming.archive_date_prefix(contract.feed, file_date)):
+        name = naming.file_name(blob.name)
+        if _is_file(blob.name) and (name not in latest or blob.updated > latest[name].updated):
+            latest[name] = blob
+    for name, blob in latest.items():
+        copy = archive.copy_blob(blob, client.bucket(settings.landing_bucket), processing + name)
+        copy.metadata = {ORIGIN_KEY: "archive"}
+        copy.patch()
+
+
+def _take_back(client, settings, manifest: dict, processing: str) -> None:
+    """Re-run of a finished batch: copy each file back from its archive or quarantine place."""
+    for name, entry in manifest["files"].items():
+        location = entry.get("location")
+        if not location:
+            continue
+        bucket, _, object_name = location.removeprefix("gs://").partition("/")
+        source = client.bucket(bucket).blob(object_name)
+        copy = client.bucket(bucket).copy_blob(source, client.bucket(settings.landing_bucket), processing + name)
+        copy.metadata = {ORIGIN_KEY: "rerun"}
+        copy.patch()
+
+
+def settle_files(
+    client: storage.Client,
+    settings: Settings,
+    contract: Contract,
+    claim: Claim,
+    rejected: dict[str, str],
+) -> dict[str, str]:
+    """Archive accepted files, quarantine rejected ones (name -> reason); returns name -> gs:// place."""
+    manifest = _read_manifest(client, settings, contract, claim.batch_id)
+    places: dict[str, str] = {}
+    for f in claim.files:
+        blob = client.bucket(settings.landing_bucket).blob(f.object)
+        entry = manifest.setdefault("files", {}).setdefault(f.name, {"origin": f.origin, "location": None})
+        if not blob.exists():  # settled by an earlier try of this task
+            places[f.name] = entry["location"]
+            continue
+        if f.name in rejected:
+            bucket, dest = settings.quarantine_bucket, naming.quarantine_name(contract.feed, claim.batch_id, f.name)
+            metadata = {REASON_KEY: rejected[f.name][:1024]}
+        else:
+            bucket = settings.archive_bucket
+            dest = naming.archive_name(contract.feed, f.file_date or "unknown", claim.batch_id, f.name)
+            metadata = {}
+        if f.origin == "archive" and f.name not in rejected:
+            blob.delete()  # a backfill's copy: the archive already holds the file
+            place = entry.get("location") or f"gs://{bucket}/{dest}"
+        else:
+            _move(client, blob, bucket, dest, metadata)
+            place = f"gs://{bucket}/{dest}"
+            previous = entry.get("location")
+            if previous and previous != place:
+                old_bucket, _, old_name = previous.removeprefix("gs://").partition("/")
+                client.bucket(old_bucket).blob(old_name).delete()
+        entry["location"] = place
+        places[f.name] = place
+    _write_manifest(client, settings, contract, claim.batch_id, manifest)
+    return places

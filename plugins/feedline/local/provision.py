@@ -1,0 +1,81 @@
+"""Create the local buckets, datasets, tables and reporting views from the contracts and sql/.
+
+The cloud gets the same things from Terraform, which reads the same contract files and
+``tables.json``. Idempotent: running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+from google.api_core.exceptions import Conflict
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery, storage
+
+from feedline import schemas, sql
+from feedline.contracts import Contract
+from feedline.settings import Settings
+
+
+def storage_client(project: str) -> storage.Client:
+    return storage.Client(project=project, credentials=AnonymousCredentials())
+
+
+def bigquery_client(project: str) -> bigquery.Client:
+    return bigquery.Client(project=project, credentials=AnonymousCredentials())
+
+
+def bigquery_table(project: str, spec: schemas.TableSpec) -> bigquery.Table:
+    table = bigquery.Table(
+        f"{project}.{spec.table_id}",
+        schema=[bigquery.SchemaField.from_api_repr(dict(f)) for f in spec.fields],
+    )
+    table.description = spec.description
+    if spec.partition_field:
+        table.time_partitioning = bigquery.TimePartitioning(type_=spec.partition_type, field=spec.partition_field)
+    if spec.cluster_by:
+        table.clustering_fields = list(spec.cluster_by)
+    return table
+
+
+def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
+    """Everything the DAGs need; returns what was created."""
+    created: list[str] = []
+    gcs = storage_client(settings.project)
+    for bucket in (settings.landing_bucket, settings.archive_bucket, settings.quarantine_bucket, settings.work_bucket):
+        try:
+            gcs.create_bucket(bucket)
+            created.append(f"gs://{bucket}")
+        except Conflict:
+            pass
+
+    bq = bigquery_client(settings.project)
+    for dataset in schemas.dataset_names().values():
+        try:
+            bq.create_dataset(f"{settings.project}.{dataset}")
+            created.append(dataset)
+        except Conflict:
+            pass
+    for contract in contracts.values():
+        for spec in schemas.table_specs(contract).values():
+            try:
+                bq.create_table(bigquery_table(settings.project, spec))
+                created.append(spec.table_id)
+            except Conflict:
+                pass
+        for view in contract.reporting:
+            # Plain MV: the emulator silently skips one with PARTITION BY/CLUSTER BY/OPTIONS
+            # (DESIGN.md); Terraform adds those in BigQuery.
+            statement = sql.create_materialized_view(settings, view)
+            if not _table_exists(bq, f"{settings.project}.{sql.reporting_view_id(view)}"):
+                bq.query(statement).result()
+                created.append(sql.reporting_view_id(view))
+    return created
+
+
+def _table_exists(bq: bigquery.Client, table_id: str) -> bool:
+    from google.api_core.exceptions import NotFound
+
+    try:
+        bq.get_table(table_id)
+    except NotFound:
+        return False
+    return True

@@ -1,0 +1,51 @@
+"""Names of batches and of the objects a batch moves through. Pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+
+BATCH_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
+
+
+def batch_id_for_run(feed: str, run_id: str) -> str:
+    """A batch id that is stable for a DAG run (retries, clears) and unique among its runs.
+
+    Readable prefix from the run id, plus a hash so two run ids that read alike never collide.
+    Safe as a BigQuery value, a GCS path segment and a Dataflow job-name part.
+    """
+    readable = re.sub(r"[^a-z0-9]+", "_", run_id.lower()).strip("_")[:36].strip("_")
+    digest = hashlib.sha256(f"{feed}\0{run_id}".encode()).hexdigest()[:10]
+    return f"{readable}_{digest}" if readable else digest
+
+
+def landing_prefix(feed: str) -> str:
+    return f"{feed}/"
+
+
+def processing_prefix(feed: str, batch_id: str) -> str:
+    """Where a batch's claimed files sit while it runs (same bucket as landing)."""
+    return f"processing/{feed}/{batch_id}/"
+
+
+def output_prefix(feed: str, batch_id: str) -> str:
+    """Where the Beam job writes valid/, deadletter/ and summary/ (work bucket)."""
+    return f"batches/{feed}/{batch_id}/"
+
+
+def archive_name(feed: str, file_date: str, batch_id: str, file_name: str) -> str:
+    """Archived files are grouped by the date in their name, so a backfill can find them."""
+    return f"{feed}/date={file_date}/{batch_id}/{file_name}"
+
+
+def archive_date_prefix(feed: str, file_date: str) -> str:
+    return f"{feed}/date={file_date}/"
+
+
+def quarantine_name(feed: str, batch_id: str, file_name: str) -> str:
+    return f"{feed}/{batch_id}/{file_name}"
+
+
+def file_name(object_name: str) -> str:
+    return posixpath.basename(object_name)

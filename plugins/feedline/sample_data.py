@@ -1,0 +1,94 @@
+"""Deterministic sample files for the customers and transactions feeds.
+
+The same seed always gives the same bytes. A controlled share of rows is bad in the ways real
+exports go bad (a missing key, a malformed email, a country or currency outside its list, a
+date that does not exist, an amount with a thousands separator, a short row...), and some good
+rows carry CSV quirks that must parse (quoted commas, quotes and newlines inside fields).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from datetime import date, datetime, timedelta, timezone
+from typing import Callable
+
+FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eve", "Femi", "Grace", "Hiro", "Inès", "Jonas", "Kofi", "Lena"]
+LAST = ["Smith", "O'Brien", "Müller", "García", "Nguyen", "Okafor", "Rossi", "Tanaka", "Dubois", "Kowalski"]
+COUNTRIES = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "JP", "BR", "IN", "NG"]
+CURRENCIES = ["USD", "EUR", "GBP", "JPY", "PLN", "INR", "BRL"]
+STATUSES = ["pending", "settled", "settled", "settled", "refunded", "failed"]
+
+CUSTOMER_HEADER = ["customer_id", "email", "full_name", "country", "signup_date", "updated_at"]
+TRANSACTION_HEADER = ["transaction_id", "customer_id", "amount", "currency", "status", "transaction_ts"]
+
+
+def _ts(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def customer_row(rng: random.Random, index: int, day: date) -> list[str]:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    name = f"{last}, {first}" if rng.random() < 0.2 else f"{first} {last}"  # quoted comma
+    if rng.random() < 0.03:
+        name = f'{first} "{rng.choice(["Jr", "the Great"])}" {last}'  # escaped quotes
+    signup = day - timedelta(days=rng.randint(0, 900))
+    updated = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(0, 86399))
+    local = f"{first}.{last}".lower().replace("'", "").replace("é", "e").replace("ü", "u").replace("è", "e")
+    return [f"C{index:06d}", f"{local}{index}@example.com", name, rng.choice(COUNTRIES), signup.isoformat(), _ts(updated)]
+
+
+def transaction_row(rng: random.Random, index: int, day: date, customers: int) -> list[str]:
+    moment = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(seconds=rng.randint(0, 86399))
+    amount = f"{rng.randint(1, 250000) / 100:.2f}"
+    return [
+        f"T{day:%Y%m%d}{index:07d}",
+        f"C{rng.randint(1, customers):06d}",
+        amount,
+        rng.choice(CURRENCIES),
+        rng.choice(STATUSES),
+        _ts(moment),
+    ]
+
+
+# Each breaks one field the way real exports do; the contract must deadletter it.
+CUSTOMER_DEFECTS: list[Callable[[list[str]], list[str]]] = [
+    lambda r: ["", *r[1:]],  # missing key
+    lambda r: [r[0], r[1].replace("@", " at "), *r[2:]],  # malformed email
+    lambda r: [*r[:3], "XX", *r[4:]],  # unknown country
+    lambda r: [*r[:4], "2026-02-30", r[5]],  # date that does not exist
+    lambda r: [*r[:5], "yesterday"],  # unparseable timestamp
+    lambda r: r[:4],  # short row
+]
+TRANSACTION_DEFECTS: list[Callable[[list[str]], list[str]]] = [
+    lambda r: [r[0], "", *r[2:]],  # missing customer
+    lambda r: [*r[:2], "1,234.50", *r[3:]],  # thousands separator
+    lambda r: [*r[:3], "XYZ", *r[4:]],  # unknown currency
+    lambda r: [*r[:4], "lost", r[5]],  # unknown status
+    lambda r: [*r[:5], "2026-13-01T00:00:00Z"],  # impossible timestamp
+    lambda r: [*r, "extra"],  # extra field
+]
+
+
+def generate(feed: str, rows: int, bad_share: float, seed: int, day: date, customers: int = 500) -> bytes:
+    """A whole CSV file (header + rows, CRLF line ends) as bytes."""
+    rng = random.Random(f"{feed}:{seed}:{day.isoformat()}")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    header, defects = (
+        (CUSTOMER_HEADER, CUSTOMER_DEFECTS) if feed == "customers" else (TRANSACTION_HEADER, TRANSACTION_DEFECTS)
+    )
+    writer.writerow(header)
+    for index in range(1, rows + 1):
+        row = (
+            customer_row(rng, index, day)
+            if feed == "customers"
+            else transaction_row(rng, index, day, customers)
+        )
+        if feed == "customers" and rng.random() < 0.01:
+            row[2] = row[2] + "\nc/o Accounts"  # newline inside a quoted field
+        if rng.random() < bad_share:
+            row = rng.choice(defects)(row)
+        writer.writerow(row)
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,61 @@
+"""Deployment settings, read from environment variables only (cheap enough for DAG parsing).
+
+Composer sets these from Terraform; the local stack sets them for its Airflow and Beam runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str  # local | dev | prod
+    project: str
+    region: str
+    landing_bucket: str
+    archive_bucket: str
+    quarantine_bucket: str
+    work_bucket: str  # Beam outputs and Dataflow temp/staging
+    runner: str  # direct (local Beam) | dataflow (flex template)
+    slack_conn_id: str
+    pagerduty_conn_id: str | None
+    template_spec_path: str | None  # gs://.../feedline-ingest.json (flex template spec)
+    dataflow_service_account: str | None
+    dataflow_subnetwork: str | None
+    contracts_uri: str  # where the Beam job reads contracts: a folder path or gs:// prefix
+    sql_dir: Path
+    max_active_runs: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "prod"
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    e = os.environ if environ is None else environ
+    env = e.get("FEEDLINE_ENV", "local")
+    project = e.get("FEEDLINE_PROJECT", "feedline-local")
+    prefix = e.get("FEEDLINE_BUCKET_PREFIX", "feedline")
+    return Settings(
+        env=env,
+        project=project,
+        region=e.get("FEEDLINE_REGION", "europe-west1"),
+        landing_bucket=e.get("FEEDLINE_LANDING_BUCKET", f"{prefix}-landing"),
+        archive_bucket=e.get("FEEDLINE_ARCHIVE_BUCKET", f"{prefix}-archive"),
+        quarantine_bucket=e.get("FEEDLINE_QUARANTINE_BUCKET", f"{prefix}-quarantine"),
+        work_bucket=e.get("FEEDLINE_WORK_BUCKET", f"{prefix}-work"),
+        runner=e.get("FEEDLINE_RUNNER", "direct" if env == "local" else "dataflow"),
+        slack_conn_id=e.get("FEEDLINE_SLACK_CONN_ID", "feedline_slack"),
+        pagerduty_conn_id=e.get("FEEDLINE_PAGERDUTY_CONN_ID") or None,
+        template_spec_path=e.get("FEEDLINE_TEMPLATE_SPEC") or None,
+        dataflow_service_account=e.get("FEEDLINE_DATAFLOW_SA") or None,
+        dataflow_subnetwork=e.get("FEEDLINE_DATAFLOW_SUBNETWORK") or None,
+        contracts_uri=e.get("FEEDLINE_CONTRACTS_URI", str(REPO_ROOT / "contracts")),
+        sql_dir=Path(e.get("FEEDLINE_SQL_DIR", str(REPO_ROOT / "sql"))),
+        max_active_runs=int(e.get("FEEDLINE_MAX_ACTIVE_RUNS", "1")),
+    )

@@ -1,0 +1,246 @@
+"""Row validation against a feed contract: the row-by-row reference path.
+
+Pure functions over strings; imports neither Airflow nor Beam. The Beam job, ``feedline
+validate`` and the tests run this same code. Every bad row gets exactly one reason (the first
+check it fails, in column order), so counts per reason are stable.
+
+Decisions (each has a test):
+- Header columns are matched by name, in any order; a missing, unexpected or duplicated name
+  rejects the file.
+- Leading/trailing whitespace is trimmed from every field; an empty field is NULL.
+- NUMERIC is a plain decimal (no thousands separators, no exponent), at most 29 integer and 9
+  fractional digits, as BigQuery's NUMERIC holds.
+- TIMESTAMP is ISO 8601 (``T`` or space); without a zone it is read as UTC.
+- DATE is YYYY-MM-DD and must exist (2026-02-30 does not).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+from feedline.contracts import Column, Contract
+from feedline.csvio import FileRejected, Record, iter_records
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+INT64 = re.compile(r"^[+-]?\d{1,19}$")
+NUMERIC = re.compile(r"^[+-]?(\d{1,29})(\.\d{1,9})?$")
+FLOAT64 = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+TIMESTAMP = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+    r"(?:(Z|z| UTC)|([+-])(\d{2}):?(\d{2}))?$"
+)
+BOOLS = {"true": True, "false": False, "1": True, "0": False}
+
+# Reasons without a column; per-column reasons are "<column>: <what>".
+WRONG_FIELD_COUNT = "wrong number of fields"
+NOT_UTF8 = "not valid UTF-8"
+NUL_BYTE = "contains a NUL byte"
+
+
+@dataclass(frozen=True)
+class RowError:
+    reason: str
+    column: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The reason as counted per batch: ``column: reason`` or just the reason."""
+        return f"{self.column}: {self.reason}" if self.column else self.reason
+
+
+class ValueInvalid(ValueError):
+    pass
+
+
+def check_header(contract: Contract, header: list[str]) -> list[int]:
+    """Positions of the contract's columns in the file's header; FileRejected if it differs."""
+    names = [h.strip() for h in header]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FileRejected(f"header has duplicate column names: {', '.join(duplicates)}")
+    missing = [c for c in contract.column_names if c not in names]
+    unexpected = [n for n in names if n not in contract.column_names]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected)}")
+        raise FileRejected(f"header does not match the {contract.feed} contract: {'; '.join(parts)}")
+    return [names.index(c) for c in contract.column_names]
+
+
+def _parse_numeric(text: str) -> str:
+    if not NUMERIC.match(text):
+        raise ValueInvalid("not a plain decimal NUMERIC")
+    return text.lstrip("+")
+
+
+def _parse_int(text: str) -> int:
+    if not INT64.match(text) or not -(2**63) <= int(text) < 2**63:
+        raise ValueInvalid("not an INT64")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if not FLOAT64.match(text):
+        raise ValueInvalid("not a FLOAT64")
+    return float(text)
+
+
+def _parse_bool(text: str) -> bool:
+    try:
+        return BOOLS[text.lower()]
+    except KeyError:
+        raise ValueInvalid("not a BOOL (true/false/1/0)") from None
+
+
+def _parse_date(text: str) -> str:
+    match = DATE.match(text)
+    if not match:
+        raise ValueInvalid("not a DATE (YYYY-MM-DD)")
+    try:
+        return date(*map(int, match.groups())).isoformat()
+    except ValueError:
+        raise ValueInvalid("date does not exist") from None
+
+
+def _parse_timestamp(text: str) -> str:
+    match = TIMESTAMP.match(text)
+    if not match:
+        raise ValueInvalid("not a TIMESTAMP (ISO 8601)")
+    y, mo, d, h, mi, s, frac, utc, sign, oh, om = match.groups()
+    try:
+        offset = timedelta(0)
+        if sign:
+            offset = timedelta(hours=int(oh), minutes=int(om))
+            if offset >= timedelta(hours=24):
+                raise ValueError
+            offset = -offset if sign == "-" else offset
+        moment = datetime(
+            int(y), int(mo), int(d), int(h), int(mi), int(s), int((frac or "0").ljust(6, "0")),
+            tzinfo=timezone(offset),
+        )
+    except ValueError:
+        raise ValueInvalid("timestamp does not exist") from None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "STRING": lambda text: text,
+    "INT64": _parse_int,
+    "NUMERIC": _parse_numeric,
+    "FLOAT64": _parse_float,
+    "BOOL": _parse_bool,
+    "DATE": _parse_date,
+    "TIMESTAMP": _parse_timestamp,
+}
+
+
+def parse_value(column: Column, text: str) -> Any:
+    """The typed value of one field (None when empty); ValueInvalid says what is wrong."""
+    text = text.strip()
+    if text == "":
+        if column.required:
+            raise ValueInvalid("required value is missing")
+        return None
+    if column.max_length is not None and len(text) > column.max_length:
+        raise ValueInvalid(f"longer than {column.max_length} characters")
+    value = PARSERS[column.type](text)
+    if column.check == "email" and not EMAIL.match(text):
+        raise ValueInvalid("not an email address")
+    if column.pattern is not None and not re.fullmatch(column.pattern, text):
+        raise ValueInvalid("does not match the column's pattern")
+    if column.allowed_values is not None and text not in column.allowed_values:
+        raise ValueInvalid("not an allowed value")
+    return value
+
+
+def record_problem(record: Record) -> RowError | None:
+    """Problems of the record's bytes, before any column is looked at."""
+    text = "".join(record.fields)
+    if "\x00" in text:
+        return RowError(NUL_BYTE)
+    if any("\udc80" <= ch <= "\udcff" for ch in text):
+        return RowError(NOT_UTF8)
+    return None
+
+
+def validate_record(
+    contract: Contract, positions: list[int], header_width: int, record: Record
+) -> dict[str, Any] | RowError:
+    """The typed row (column -> value) or the first RowError."""
+    if len(record.fields) != header_width:
+        return RowError(f"{WRONG_FIELD_COUNT}: expected {header_width}")
+    problem = record_problem(record)
+    if problem:
+        return problem
+    row: dict[str, Any] = {}
+    for column, position in zip(contract.columns, positions):
+        try:
+            row[column.name] = parse_value(column, record.fields[position])
+        except ValueInvalid as exc:
+            return RowError(str(exc), column.name)
+    return row
+
+
+def validate_records(contract: Contract, records: Iterable[Record]):
+    """Yield (record, row-or-RowError) for every data record; FileRejected for the file."""
+    iterator = iter(records)
+    header = next(iterator, None)
+    if header is None:
+        raise FileRejected("empty file: no header")
+    positions = check_header(contract, header.fields)
+    for record in iterator:
+        yield record, validate_record(contract, positions, len(header.fields), record)
+
+
+@dataclass
+class FileSummary:
+    """Counts for one file, as ``feedline validate --json`` prints them and the audit records."""
+
+    feed: str
+    rows_read: int = 0
+    rows_valid: int = 0
+    rows_deadletter: int = 0
+    file_error: str | None = None
+    reasons: dict[str, int] | None = None
+    partition_min: str | None = None  # first and last day of the partition column in valid rows
+    partition_max: str | None = None
+
+    @property
+    def deadletter_share(self) -> float:
+        return self.rows_deadletter / self.rows_read if self.rows_read else 0.0
+
+    def add(self, outcome: dict[str, Any] | RowError, partition_column: str | None = None) -> None:
+        self.rows_read += 1
+        if isinstance(outcome, RowError):
+            self.rows_deadletter += 1
+            self.reasons = self.reasons or {}
+            self.reasons[outcome.key] = self.reasons.get(outcome.key, 0) + 1
+        else:
+            self.rows_valid += 1
+            day = outcome.get(partition_column) if partition_column else None
+            if day is not None:
+                day = day[:10]  # DATE, or a TIMESTAMP normalised to UTC
+                self.partition_min = min(self.partition_min or day, day)
+                self.partition_max = max(self.partition_max or day, day)
+
+
+def partition_column(contract: Contract) -> str | None:
+    return contract.partition_by.column if contract.partition_by else None
+
+
+def summarize_file(contract: Contract, stream) -> FileSummary:
+    """Validate a whole file stream without keeping rows: what ``feedline validate`` reports."""
+    summary = FileSummary(contract.feed, reasons={})
+    try:
+        for _record, outcome in validate_records(contract, iter_records(stream)):
+            summary.add(outcome, partition_column(contract))
+    except FileRejected as exc:
+        summary.file_error = exc.reason
+    return summary

@@ -1,0 +1,25 @@
+-- Publish one batch's rows from its load table into a history table (raw or deadletter).
+-- Idempotent: rows this batch already published are kept, rows it published before but no
+-- longer has (a file since quarantined) are removed, nothing outside the batch is touched.
+-- Only files the Beam job accepted (no file_error in the batch summary) are published.
+-- Jinja fills identifiers only; batch_id and ingested_at are query parameters.
+MERGE `{{ params.target_table }}` AS target
+USING (
+  SELECT {{ params.target_columns | join(', ') }}
+  FROM `{{ params.load_table }}`
+  WHERE _batch_id = @batch_id
+    AND _source_file IN (
+      SELECT source_file FROM `{{ params.load_summary_table }}` WHERE file_error IS NULL
+    )
+) AS source
+ON DATE(target._ingested_at) = DATE(@ingested_at)
+  AND target._batch_id = source._batch_id
+  AND target._source_file = source._source_file
+  AND target._line_number = source._line_number
+WHEN NOT MATCHED THEN
+  INSERT ({{ params.target_columns | join(', ') }})
+  VALUES ({% for c in params.target_columns %}source.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+WHEN NOT MATCHED BY SOURCE
+  AND DATE(target._ingested_at) = DATE(@ingested_at)
+  AND target._batch_id = @batch_id THEN
+  DELETE;
