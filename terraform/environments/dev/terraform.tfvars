@@ -1,0 +1,19 @@
+# dev: small, cheap, disposable data; Slack only.
+composer = {
+  image_version    = "composer-3-airflow-3"
+  environment_size = "ENVIRONMENT_SIZE_SMALL"
+}
+
+retention = {
+  archive_days    = 30
+  quarantine_days = 30
+}
+
+raw_partition_expiration_days = 30
+
+slack = {
+  channel_name      = "#feedline-dev"
+  auth_token_secret = "feedline-slack-token"
+}
+
+airflow_connection_secrets = ["airflow-connections-slack_default"]

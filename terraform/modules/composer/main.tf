@@ -1,0 +1,95 @@
+# Composer 3 environment (Airflow 3). The DAGs and the feedline package are synced to its bucket
+# by Cloud Build (tools/bundle.py builds the layout); contracts and SQL go to the bucket's data/
+# folder, which Composer mounts at /home/airflow/gcs/data on every Airflow component.
+
+locals {
+  gcs_mount = "/home/airflow/gcs"
+
+  env_variables = {
+    FEEDLINE_ENV                      = var.feedline.env
+    FEEDLINE_PROJECT                  = var.project_id
+    FEEDLINE_REGION                   = var.region
+    FEEDLINE_LANDING_BUCKET           = var.feedline.landing_bucket
+    FEEDLINE_ARCHIVE_BUCKET           = var.feedline.archive_bucket
+    FEEDLINE_QUARANTINE_BUCKET        = var.feedline.quarantine_bucket
+    FEEDLINE_DATAFLOW_BUCKET          = var.feedline.dataflow_bucket
+    FEEDLINE_DATAFLOW_SERVICE_ACCOUNT = var.feedline.dataflow_service_account
+    FEEDLINE_FLEX_TEMPLATE_SPEC       = var.feedline.flex_template_spec
+    FEEDLINE_CONTRACTS_DIR            = "${local.gcs_mount}/data/contracts"
+    FEEDLINE_SQL_DIR                  = "${local.gcs_mount}/data/sql"
+  }
+
+  airflow_config_overrides = merge({
+    # Connections (Slack webhook, PagerDuty key) come from Secret Manager, never from variables.
+    "secrets-backend"        = "airflow.providers.google.cloud.secrets.secret_manager.CloudSecretManagerBackend"
+    "secrets-backend_kwargs" = jsonencode({ connections_prefix = "airflow-connections", variables_prefix = null, sep = "-" })
+    # Backfills are explicit (a person asks for them); a new DAG does not replay history.
+    "scheduler-catchup_by_default" = "False"
+  }, var.airflow_config_overrides)
+}
+
+resource "google_composer_environment" "this" {
+  project = var.project_id
+  region  = var.region
+  name    = var.name
+  labels  = var.labels
+
+  config {
+    environment_size = var.environment_size
+    resilience_mode  = var.resilience_mode
+
+    software_config {
+      image_version            = var.image_version
+      env_variables            = local.env_variables
+      pypi_packages            = var.pypi_packages
+      airflow_config_overrides = local.airflow_config_overrides
+    }
+
+    node_config {
+      service_account = var.service_account_email
+    }
+
+    workloads_config {
+      scheduler {
+        cpu        = var.workloads.scheduler.cpu
+        memory_gb  = var.workloads.scheduler.memory_gb
+        storage_gb = var.workloads.scheduler.storage_gb
+        count      = var.workloads.scheduler.count
+      }
+      dag_processor {
+        cpu        = var.workloads.dag_processor.cpu
+        memory_gb  = var.workloads.dag_processor.memory_gb
+        storage_gb = var.workloads.dag_processor.storage_gb
+        count      = var.workloads.dag_processor.count
+      }
+      # Deferrable GCS sensors wait in the triggerer, not in worker slots.
+      triggerer {
+        cpu       = var.workloads.triggerer.cpu
+        memory_gb = var.workloads.triggerer.memory_gb
+        count     = var.workloads.triggerer.count
+      }
+      web_server {
+        cpu        = var.workloads.web_server.cpu
+        memory_gb  = var.workloads.web_server.memory_gb
+        storage_gb = var.workloads.web_server.storage_gb
+      }
+      worker {
+        cpu        = var.workloads.worker.cpu
+        memory_gb  = var.workloads.worker.memory_gb
+        storage_gb = var.workloads.worker.storage_gb
+        min_count  = var.workloads.worker.min_count
+        max_count  = var.workloads.worker.max_count
+      }
+    }
+  }
+}
+
+# Airflow reads its connections through the Secret Manager backend, one secret each.
+resource "google_secret_manager_secret_iam_member" "connections" {
+  for_each = toset(var.connection_secrets)
+
+  project   = var.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = var.members.composer
+}
