@@ -17,6 +17,7 @@ class Settings:
     env: str  # local | dev | prod
     project: str
     region: str
+    bq_location: str
     landing_bucket: str
     archive_bucket: str
     quarantine_bucket: str
@@ -45,6 +46,7 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         env=env,
         project=project,
         region=e.get("FEEDLINE_REGION", "europe-west1"),
+        bq_location=e.get("FEEDLINE_BQ_LOCATION", "US" if env == "local" else "EU"),
         landing_bucket=e.get("FEEDLINE_LANDING_BUCKET", f"{prefix}-landing"),
         archive_bucket=e.get("FEEDLINE_ARCHIVE_BUCKET", f"{prefix}-archive"),
         quarantine_bucket=e.get("FEEDLINE_QUARANTINE_BUCKET", f"{prefix}-quarantine"),

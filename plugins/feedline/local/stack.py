@@ -233,3 +233,27 @@ def wipe(config: StackConfig) -> None:
     if any(_read_pid(config, name) for name in _process_specs(config)):
         raise RuntimeError("stop the stack first: feedline local down")
     shutil.rmtree(config.root, ignore_errors=True)
+
+
+def apply_env(config: StackConfig) -> None:
+    """Point this process's Google clients and Airflow at the stack."""
+    os.environ.update(service_env(config))
+
+
+def airflow(config: StackConfig, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    """Run the real ``airflow`` CLI against the stack's Airflow home."""
+    env = {**os.environ, **service_env(config)}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), *args],
+        env=env, check=check, text=True,
+        stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None,
+    )
+
+
+def init_airflow(config: StackConfig) -> None:
+    """Create or upgrade the Airflow metadata database (SQLite under the stack folder)."""
+    log = config.root / "logs" / "airflow-db.log"
+    result = airflow(config, "db", "migrate", check=False, capture=True)
+    log.write_text(result.stdout or "")
+    if result.returncode:
+        raise RuntimeError(f"airflow db migrate failed; see {log}")

@@ -1,0 +1,39 @@
+"""Texts of Feedline's Slack messages. Pure functions, so tests read exactly what is sent."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+# Rendered by Airflow for every failed task (SlackWebhookNotifier's text is a template).
+TASK_FAILED = (
+    ":red_circle: Feedline task failed: *{{ dag.dag_id }}.{{ ti.task_id }}* "
+    "(run `{{ run_id }}`, try {{ ti.try_number }}).\n"
+    "Error: {{ exception | string | truncate(300) }}\n"
+    "Log: {{ ti.log_url }}"
+)
+
+
+def quarantine_text(feed: str, batch_id: str, quarantined: dict[str, str]) -> str:
+    lines = [f":warning: Feedline *{feed}*: {len(quarantined)} file(s) quarantined in batch `{batch_id}`:"]
+    lines += [f"• `{name}`: {reason}" for name, reason in sorted(quarantined.items())]
+    return "\n".join(lines)
+
+
+def deadletter_text(
+    feed: str,
+    batch_id: str,
+    share: float,
+    threshold: float,
+    on_exceed: str,
+    rows_read: int,
+    rows_deadletter: int,
+    reasons: Iterable[tuple[str, int]],
+) -> str:
+    action = "the batch is stopped before staging" if on_exceed == "fail" else "the batch goes on"
+    lines = [
+        f":large_orange_circle: Feedline *{feed}*: deadletter share {share:.2%} in batch `{batch_id}` "
+        f"is above the feed's threshold {threshold:.2%} ({rows_deadletter} of {rows_read} rows); {action}.",
+        "Top reasons:",
+    ]
+    lines += [f"• {reason}: {count}" for reason, count in list(reasons)[:10]]
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""``feedline``: validate files, run the local stack, drop files into it, run the demo.
+
+    feedline validate FILE [--feed NAME] [--json]
+    feedline drop FILE...
+    feedline local up|down|status|wipe|env
+    feedline generate --feed NAME --rows N [--bad-share S] [--seed N] [--date YYYYMMDD] OUT
+    feedline demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from feedline.contracts import Contract, ContractError, load_contracts
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def feed_for_file(contracts: dict[str, Contract], path: str, feed: str | None) -> Contract:
+    if feed:
+        if feed not in contracts:
+            raise LookupError(f"unknown feed {feed!r}; known feeds: {', '.join(sorted(contracts))}")
+        return contracts[feed]
+    matches = [c for c in contracts.values() if c.matches_file_name(path)]
+    if not matches:
+        raise LookupError(f"no feed contract matches the file name {os.path.basename(path)!r}")
+    return matches[0]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from feedline.validation import FileSummary, summarize_file
+
+    contracts = load_contracts()
+    try:
+        contract = feed_for_file(contracts, args.file, args.feed)
+    except LookupError as exc:
+        summary = FileSummary(args.feed or "", file_error=str(exc), reasons={})
+    else:
+        try:
+            with open(args.file, "rb") as stream:
+                summary = summarize_file(contract, stream)
+        except OSError as exc:
+            summary = FileSummary(contract.feed, file_error=f"cannot read the file: {exc.strerror}", reasons={})
+    report = {
+        "file": args.file,
+        "feed": summary.feed or None,
+        "rows_read": summary.rows_read,
+        "rows_valid": summary.rows_valid,
+        "rows_deadletter": summary.rows_deadletter,
+        "deadletter_share": round(summary.deadletter_share, 6),
+        "threshold": contracts[summary.feed].deadletter_threshold if summary.feed in contracts else None,
+        "threshold_exceeded": bool(
+            summary.feed in contracts and summary.deadletter_share > contracts[summary.feed].deadletter_threshold
+        ),
+        "file_error": summary.file_error,
+        "reasons": dict(sorted((summary.reasons or {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(_validate_text(report))
+    return EXIT_REJECTED if summary.file_error else EXIT_OK
+
+
+def _validate_text(report: dict) -> str:
+    if report["file_error"]:
+        return f"REJECTED {report['file']}: {report['file_error']}"
+    lines = [
+        f"{report['file']} ({report['feed']}): {report['rows_read']} rows read, {report['rows_valid']} valid, "
+        f"{report['rows_deadletter']} deadletter ({report['deadletter_share']:.2%}, "
+        f"threshold {report['threshold']:.2%}{', EXCEEDED' if report['threshold_exceeded'] else ''})"
+    ]
+    lines += [f"  {count:>6}  {reason}" for reason, count in report["reasons"].items()]
+    return "\n".join(lines)
+
+
+def cmd_drop(args: argparse.Namespace) -> int:
+    from feedline.local.stack import StackConfig, apply_env
+
+    apply_env(StackConfig.from_env())
+    from feedline.local.provision import storage_client
+    from feedline.settings import from_env
+
+    settings, contracts = from_env(), load_contracts()
+    bucket = storage_client(settings.project).bucket(settings.landing_bucket)
+    for path in args.files:
+        name = os.path.basename(path)
+        try:
+            feed = feed_for_file(contracts, name, args.feed).feed
+        except LookupError as exc:
+            print(f"error: {exc} (use --feed to drop it under a feed's prefix anyway)", file=sys.stderr)
+            return EXIT_USAGE
+        bucket.blob(f"{feed}/{name}").upload_from_filename(path)
+        print(f"dropped gs://{settings.landing_bucket}/{feed}/{name}")
+    return EXIT_OK
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from feedline.local import stack
+
+    config = stack.StackConfig.from_env()
+    if args.action == "up":
+        states = stack.up(config)
+        stack.apply_env(config)
+        from feedline.local.provision import provision
+        from feedline.settings import from_env
+
+        created = provision(from_env(), load_contracts())
+        stack.init_airflow(config)
+        for name, state in states.items():
+            print(f"{name:>9}: {state}")
+        print(f"provisioned: {len(created)} new resources" if created else "provisioned: up to date")
+        print(f"data under {config.root}; `feedline local env` prints the variables to use it")
+    elif args.action == "down":
+        for name, state in stack.down(config).items():
+            print(f"{name:>9}: {state}")
+    elif args.action == "status":
+        for name, state in stack.status(config).items():
+            print(f"{name:>9}: {state}")
+    elif args.action == "wipe":
+        stack.wipe(config)
+        print(f"removed {config.root}")
+    elif args.action == "env":
+        for key, value in stack.service_env(config).items():
+            print(f"export {key}={shlex.quote(value)}")
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from feedline.sample_data import generate
+
+    day = datetime.strptime(args.date, "%Y%m%d").date()
+    data = generate(args.feed, args.rows, args.bad_share, args.seed, day)
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out}: {args.rows} rows, {len(data)} bytes")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from feedline.local.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedline", description="CSV feeds from GCS into BigQuery.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    validate = sub.add_parser("validate", help="check a local file against its feed contract")
+    validate.add_argument("file")
+    validate.add_argument("--feed", help="feed name (default: the contract whose file pattern matches)")
+    validate.add_argument("--json", action="store_true", help="print one JSON object")
+    validate.set_defaults(func=cmd_validate)
+
+    drop = sub.add_parser("drop", help="upload files into the local landing bucket")
+    drop.add_argument("files", nargs="+")
+    drop.add_argument("--feed", help="feed prefix to drop under (default: from the file name)")
+    drop.set_defaults(func=cmd_drop)
+
+    local = sub.add_parser("local", help="the local emulator stack")
+    local.add_argument("action", choices=["up", "down", "status", "wipe", "env"])
+    local.set_defaults(func=cmd_local)
+
+    generate = sub.add_parser("generate", help="write a deterministic sample file")
+    generate.add_argument("out")
+    generate.add_argument("--feed", required=True, choices=["customers", "transactions"])
+    generate.add_argument("--rows", type=int, required=True)
+    generate.add_argument("--bad-share", type=float, default=0.01)
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--date", default="20261125")
+    generate.set_defaults(func=cmd_generate)
+
+    demo = sub.add_parser("demo", help="start the stack, drop the samples, run every feed's DAG, show results")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return args.func(args)
+    except ContractError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
