@@ -191,8 +191,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
                 project_id=settings.project,
                 gcp_conn_id=GCP_CONN_ID,
                 append_job_name=False,  # the job name is per batch and must survive retries
-                wait_until_finished=True,
-                deferrable=True,
+                deferrable=True,  # waits for the job in the triggerer, not in a worker slot
             )
 
         loads = [

@@ -1,0 +1,108 @@
+"""The contract loader: the two shipped contracts load, and each kind of broken contract is
+rejected with a message naming the file and the field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from feedline.contracts import ContractError, load_contract, load_contracts
+from feedline.settings import REPO_ROOT
+
+BASE = yaml.safe_load((REPO_ROOT / "contracts" / "transactions.yaml").read_text())
+
+
+def broken(tmp_path, change) -> str:
+    raw = copy.deepcopy(BASE)
+    change(raw)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_shipped_contracts_load(contracts):
+    assert set(contracts) == {"customers", "transactions"}
+    customers, transactions = contracts["customers"], contracts["transactions"]
+    assert customers.column_names == ("customer_id", "email", "full_name", "country", "signup_date", "updated_at")
+    assert customers.key == ("customer_id",) and customers.latest_by == "updated_at"
+    assert transactions.partition_by.column == "transaction_ts" and transactions.cluster_by == ("customer_id",)
+    assert transactions.on_exceed == "fail" and customers.on_exceed == "warn"
+    assert "US" in customers.column("country").allowed_values
+    assert "XX" not in customers.column("country").allowed_values
+
+
+@pytest.mark.parametrize(
+    "name, date",
+    [
+        ("customers_20261125.csv", "20261125"),
+        ("customers_20261125.csv.gz", "20261125"),
+        ("customers_20261125_crm-v2.csv", "20261125"),
+        ("landing/customers/customers_20261125_part.1.csv", "20261125"),
+        ("customers_2026112.csv", None),
+        ("customers_20261125.txt", None),
+        ("transactions_20261125.csv", None),
+        ("Customers_20261125.csv", None),
+    ],
+)
+def test_file_name_pattern(contracts, name, date):
+    assert contracts["customers"].file_date(name) == date
+    assert contracts["customers"].matches_file_name(name) is (date is not None)
+
+
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        (lambda r: r["columns"][2].update(type="MONEY"), "columns[amount].type", "unknown type 'MONEY'"),
+        (lambda r: r["columns"].append({"name": "amount", "type": "NUMERIC"}), "columns", "duplicate column 'amount'"),
+        (lambda r: r.update(key=["txn_id"]), "key", "'txn_id' is not a column"),
+        (lambda r: r.update(partition_by={"column": "booked_at"}), "partition_by.column", "not a column"),
+        (lambda r: r.update(partition_by={"column": "amount"}), "partition_by.column", "DATE or TIMESTAMP"),
+        (lambda r: r.update(cluster_by=["nope"]), "cluster_by", "'nope' is not a column"),
+        (lambda r: r.update(latest_by="nope"), "latest_by", "not a column"),
+        (lambda r: r.update(file_pattern="^transactions_(\\d{8}.csv$"), "file_pattern", "not a valid regular expression"),
+        (lambda r: r.update(file_pattern="^transactions_\\d{8}\\.csv$"), "file_pattern", "(?P<date>"),
+        (lambda r: r.update(file_pattern="transactions_(?P<date>\\d{8})"), "file_pattern", "anchored"),
+        (lambda r: r.update(deadletter={"threshold": 1.5}), "deadletter.threshold", "between 0 and 1"),
+        (lambda r: r.update(deadletter={"threshold": 0.1, "on_exceed": "page"}), "deadletter.on_exceed", "'page'"),
+        (lambda r: r.update(feed="Transactions!"), "feed", "lower_snake_case"),
+        (lambda r: r.update(colums=[]), "colums", "unknown field"),
+        (lambda r: r["columns"][0].update(required="yes"), "columns[transaction_id].required", "true or false"),
+        (lambda r: r["columns"][0].update(required=False), "key", "must be required"),
+        (lambda r: r["columns"][3].update(allowed_values="iso9999"), "columns[currency].allowed_values", "unknown value set"),
+        (lambda r: r["columns"][2].update(allowed_values=["1"]), "columns[amount]", "STRING columns only"),
+        (lambda r: r.update(columns=[]), "columns", "at least one column"),
+        (lambda r: r.update(reporting=[{"name": "Bad-Name"}]), "reporting", "not a valid view name"),
+    ],
+)
+def test_broken_contract_names_file_and_field(tmp_path, change, field, message):
+    path = broken(tmp_path, change)
+    with pytest.raises(ContractError) as error:
+        load_contract(path)
+    assert str(error.value).startswith(f"{path}: {field}: "), str(error.value)
+    assert message in str(error.value)
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path):
+    (tmp_path / "a.yaml").write_text("feed: [unclosed")
+    with pytest.raises(ContractError, match="a.yaml: not valid YAML"):
+        load_contract(tmp_path / "a.yaml")
+    (tmp_path / "b.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(ContractError, match="b.yaml: a contract is a mapping"):
+        load_contract(tmp_path / "b.yaml")
+
+
+def test_two_files_for_one_feed_are_rejected(tmp_path):
+    for name in ("one.yaml", "two.yaml"):
+        (tmp_path / name).write_text(yaml.safe_dump(BASE))
+    with pytest.raises(ContractError, match="two.yaml: feed: 'transactions' is already defined in .*one.yaml"):
+        load_contracts(tmp_path)
+
+
+def test_a_third_feed_is_one_more_file(tmp_path):
+    for path in (REPO_ROOT / "contracts").glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    orders = {**copy.deepcopy(BASE), "feed": "orders", "file_pattern": "^orders_(?P<date>\\d{8})\\.csv$"}
+    (tmp_path / "orders.yaml").write_text(yaml.safe_dump(orders))
+    assert sorted(load_contracts(tmp_path)) == ["customers", "orders", "transactions"]
