@@ -39,3 +39,15 @@ lock: $(INSTALLED)
 clean:
 	-$(BIN)/feedline local down
 	rm -rf .local build
+
+# --- infrastructure: terraform/, cloudbuild.yaml, the Composer bundle --------------------------
+.PHONY: infra-check
+
+# The exact tree Cloud Build syncs to the Composer bucket: build/bundle/{dags,plugins,data}.
+bundle:
+	$(PYTHON) tools/bundle.py --out build/bundle
+
+# Offline checks of terraform/ and cloudbuild.yaml: HCL parse, terraform fmt, checkov (own venv,
+# .venv-checkov), IAM allow-lists, buckets, alerts, contract -> table wiring, Cloud Build schema.
+infra-check: $(INSTALLED)
+	$(BIN)/python tools/infra_check.py

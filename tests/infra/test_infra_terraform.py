@@ -1,0 +1,225 @@
+"""terraform/ parses, is formatted, passes checkov, and keeps its security invariants.
+
+Each check runs on the real tree and on a broken copy that it must reject.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+BUCKETS_TF = "terraform/modules/buckets/main.tf"
+
+
+# --- parse ------------------------------------------------------------------------------------
+
+
+def test_every_terraform_file_parses(infra_check, tf_root):
+    assert infra_check.hcl_files(tf_root), "no .tf files found"
+    assert infra_check.parse_problems(tf_root) == []
+
+
+def test_parse_check_reports_a_syntax_error(infra_check, repo_copy):
+    broken = repo_copy / "terraform" / "modules" / "buckets" / "broken.tf"
+    broken.write_text('resource "google_storage_bucket" "x" {\n  name = \n')
+    problems = infra_check.parse_problems(repo_copy / "terraform")
+    assert len(problems) == 1 and "broken.tf" in problems[0]
+
+
+def test_checkov_alone_would_pass_a_file_it_cannot_parse(infra_check, repo_copy):
+    """Why the parse check exists: checkov reports no failure for a file it cannot read."""
+    module = repo_copy / "terraform" / "modules" / "buckets"
+    text = (module / "main.tf").read_text().replace("uniform_bucket_level_access = true", "")
+    (module / "main.tf").write_text(text + "\nresource {{{ broken\n")
+    report = infra_check.run_checkov(module, config=repo_copy / "terraform" / ".checkov.yaml")
+    failed = [] if "error" in report else report["results"]["failed_checks"]
+    assert not any(f["check_id"] == "CKV_GCP_29" for f in failed)
+    assert infra_check.parse_problems(module) != []
+
+
+# --- terraform fmt ----------------------------------------------------------------------------
+
+
+def test_terraform_fmt_is_clean(infra_check, tf_root):
+    assert infra_check.fmt_problems(tf_root) == []
+
+
+def test_fmt_check_reports_a_misformatted_file(infra_check, repo_copy, edit):
+    edit(repo_copy / BUCKETS_TF, "  uniform_bucket_level_access = true", "uniform_bucket_level_access=true")
+    problems = infra_check.fmt_problems(repo_copy / "terraform")
+    assert any("buckets/main.tf" in p for p in problems)
+
+
+# --- checkov ----------------------------------------------------------------------------------
+
+
+def test_checkov_passes(infra_check, checkov_report):
+    assert infra_check.checkov_problems(checkov_report) == []
+    summary = checkov_report["summary"]
+    assert summary["parsing_errors"] == 0
+    assert summary["passed"] > 20 and summary["resource_count"] > 50
+
+
+def test_checkov_fails_on_a_bucket_without_uniform_access(infra_check, repo_copy, edit):
+    edit(repo_copy / BUCKETS_TF, "  uniform_bucket_level_access = true\n", "")
+    problems = infra_check.checkov_problems(infra_check.run_checkov(repo_copy / "terraform"))
+    assert any(p.startswith("CKV_GCP_29") for p in problems), problems
+
+
+def test_every_checkov_skip_has_a_reason_in_the_readme(infra_check, tf_root):
+    config = yaml.safe_load((tf_root / ".checkov.yaml").read_text())
+    assert config["skip-download"] is True
+    assert infra_check.checkov_skip_problems(tf_root) == []
+
+
+def test_skip_check_reports_an_unexplained_skip(infra_check, repo_copy, edit):
+    edit(repo_copy / "terraform" / ".checkov.yaml", "skip-check:\n", "skip-check:\n  - CKV_GCP_999\n")
+    assert infra_check.checkov_skip_problems(repo_copy / "terraform") == [
+        "CKV_GCP_999 is skipped in .checkov.yaml but has no reason in README.md"
+    ]
+
+
+# --- buckets ----------------------------------------------------------------------------------
+
+
+def test_every_bucket_has_uniform_access_public_access_prevention_and_versioning(infra_check, tf_root):
+    assert infra_check.bucket_problems(tf_root) == []
+
+
+def test_bucket_check_reports_missing_uniform_access(infra_check, repo_copy, edit):
+    edit(repo_copy / BUCKETS_TF, "  uniform_bucket_level_access = true\n", "")
+    problems = infra_check.bucket_problems(repo_copy / "terraform")
+    assert len(problems) == 1 and "uniform_bucket_level_access" in problems[0]
+
+
+def test_bucket_check_reports_inherited_public_access(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / BUCKETS_TF,
+        'public_access_prevention    = "enforced"',
+        'public_access_prevention = "inherited"',
+    )
+    assert any("public_access_prevention" in p for p in infra_check.bucket_problems(repo_copy / "terraform"))
+
+
+def test_bucket_check_reports_a_new_bucket_elsewhere(infra_check, repo_copy):
+    (repo_copy / "terraform" / "modules" / "trigger" / "extra.tf").write_text(
+        'resource "google_storage_bucket" "extra" {\n  name     = "x"\n  location = "EU"\n}\n'
+    )
+    problems = infra_check.bucket_problems(repo_copy / "terraform")
+    assert len(problems) == 3 and all("google_storage_bucket.extra" in p for p in problems)
+
+
+# --- IAM --------------------------------------------------------------------------------------
+
+
+def test_every_role_is_allowed_for_its_service_account(infra_check, tf_root):
+    assert infra_check.iam_problems(tf_root) == []
+
+
+def test_no_basic_role_is_granted(tf_root):
+    text = "\n".join(p.read_text() for p in tf_root.rglob("*.tf"))
+    assert not re.search(r'"roles/(owner|editor|viewer)"', text)
+
+
+def test_iam_check_reports_roles_editor(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "modules" / "service_accounts" / "main.tf",
+        '{ sa = "dataflow", role = "roles/dataflow.worker" },',
+        '{ sa = "dataflow", role = "roles/dataflow.worker" },\n    { sa = "composer", role = "roles/editor" },',
+    )
+    problems = infra_check.iam_problems(repo_copy / "terraform")
+    assert any("basic role roles/editor" in p for p in problems), problems
+
+
+def test_iam_check_reports_a_role_outside_the_accounts_allow_list(infra_check, repo_copy, edit):
+    # roles/storage.admin is allowed for cloudbuild, not for the trigger function.
+    edit(
+        repo_copy / "terraform" / "modules" / "service_accounts" / "main.tf",
+        '{ sa = "trigger", role = "roles/composer.user" },',
+        '{ sa = "trigger", role = "roles/storage.admin" },',
+    )
+    assert infra_check.iam_problems(repo_copy / "terraform") == [
+        "modules/service_accounts/main.tf: .locals[0].project_grants[4]: trigger may not hold roles/storage.admin"
+    ]
+
+
+def test_iam_check_reports_a_direct_resource_grant(infra_check, repo_copy):
+    (repo_copy / "terraform" / "modules" / "trigger" / "extra.tf").write_text(
+        'resource "google_project_iam_member" "x" {\n'
+        "  project = var.project_id\n"
+        '  role    = "roles/bigquery.admin"\n'
+        "  member  = var.members.trigger\n"
+        "}\n"
+    )
+    problems = infra_check.iam_problems(repo_copy / "terraform")
+    assert problems == [
+        "modules/trigger/extra.tf: .resource[0].google_project_iam_member.x: trigger may not hold roles/bigquery.admin"
+    ]
+
+
+def test_iam_check_reports_authoritative_and_unattributable_grants(infra_check, repo_copy):
+    (repo_copy / "terraform" / "modules" / "trigger" / "extra.tf").write_text(
+        'resource "google_project_iam_binding" "x" {\n'
+        "  project = var.project_id\n"
+        '  role    = "roles/run.invoker"\n'
+        "  members = [var.someone]\n"
+        "}\n"
+    )
+    problems = infra_check.iam_problems(repo_copy / "terraform")
+    assert any("authoritative IAM resource" in p for p in problems)
+    assert any("cannot tell who gets roles/run.invoker" in p for p in problems)
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def test_every_alert_policy_has_a_notification_channel(infra_check, tf_root):
+    assert infra_check.alert_problems(tf_root) == []
+
+
+def test_alert_check_reports_a_policy_without_channels(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "modules" / "monitoring" / "main.tf",
+        "  notification_channels = local.slack_channels\n",
+        "",
+    )
+    problems = infra_check.alert_problems(repo_copy / "terraform")
+    assert problems == [
+        "modules/monitoring/main.tf: google_monitoring_alert_policy.deadletter_share: no notification_channels"
+    ]
+
+
+# --- environments -----------------------------------------------------------------------------
+
+
+def test_environments_differ_only_in_env_and_tfvars(infra_check, tf_root):
+    assert {p.name for p in (tf_root / "environments").iterdir()} >= {"dev", "prod"}
+    assert infra_check.environment_problems(tf_root) == []
+
+
+def test_environment_check_reports_drift(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "environments" / "prod" / "main.tf",
+        'module "monitoring" {',
+        'module "monitor" {',
+    )
+    problems = infra_check.environment_problems(repo_copy / "terraform")
+    assert problems and "prod/main.tf differs" in problems[0]
+
+
+def test_every_module_has_its_files(tf_root: Path):
+    for module in sorted((tf_root / "modules").iterdir()):
+        for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
+            assert (module / name).is_file(), f"{module.name}/{name}"
+
+
+def test_secrets_are_never_literals(tf_root: Path):
+    """Channel tokens come from Secret Manager data sources, not from variables or text."""
+    monitoring = (tf_root / "modules" / "monitoring" / "main.tf").read_text()
+    for label in ("auth_token", "service_key"):
+        assignments = re.findall(rf"{label}\s*=\s*(.+)", monitoring)
+        assert assignments and all(
+            a.startswith("data.google_secret_manager_secret_version.") for a in assignments
+        ), assignments
