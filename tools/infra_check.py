@@ -77,6 +77,8 @@ ALLOWED_ROLES: dict[str, set[str]] = {
         "roles/iam.serviceAccountUser",
         "roles/resourcemanager.projectIamAdmin",
         "roles/serviceusage.serviceUsageAdmin",
+        "roles/compute.networkAdmin",
+        "roles/compute.securityAdmin",
         "roles/secretmanager.viewer",
         "roles/dataflow.developer",
     },
@@ -341,7 +343,8 @@ def checkov_bin(repo: Path = REPO) -> Path:
     clash with the project's venv. Created on first use, under a lock (parallel CI steps)."""
     venv = repo / ".venv-checkov"
     binary = venv / "bin" / "checkov"
-    with open(repo / ".venv-checkov.lock", "w") as lock:
+    (repo / "build").mkdir(exist_ok=True)
+    with open(repo / "build" / ".venv-checkov.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not binary.exists():
             base = shutil.which("python3.11") or shutil.which("python3") or sys.executable
@@ -524,14 +527,16 @@ def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[st
                         "service_account_email": "composer@p.iam.gserviceaccount.com",
                         "members": members,
                         "pypi_packages": "${module.pypi.packages}",
+                        "alert_connections": {"slack": "feedline_slack"},
                         "feedline": {
                             "env": "test",
+                            "bq_location": "EU",
                             "landing_bucket": "l",
                             "archive_bucket": "a",
                             "quarantine_bucket": "q",
-                            "dataflow_bucket": "d",
+                            "work_bucket": "w",
                             "dataflow_service_account": "df@p",
-                            "flex_template_spec": "gs://d/t.json",
+                            "dataflow_subnetwork": "regions/europe-west1/subnetworks/s",
                         },
                     },
                 },

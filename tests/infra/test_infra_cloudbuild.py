@@ -151,5 +151,6 @@ def test_deploy_builds_the_flex_template_and_syncs_the_bundle(build):
         ("build/bundle/dags", "/dags"),
     ]:
         assert f'{src} "$$bucket{dest}"' in sync
+    assert 'build/bundle/data/contracts "$$(cat /workspace/.deploy/contracts_uri)"' in sync
     # DAG files go last, so they never run against older plugins.
     assert sync.index("build/bundle/dags") > sync.index("build/bundle/plugins")

@@ -12,6 +12,7 @@ resource "google_project_service" "this" {
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "cloudbuild.googleapis.com",
+    "compute.googleapis.com",
     "cloudfunctions.googleapis.com",
     "composer.googleapis.com",
     "dataflow.googleapis.com",
@@ -58,6 +59,15 @@ module "service_accounts" {
   source         = "../../modules/service_accounts"
   project_id     = var.project_id
   account_prefix = "fl-${local.env}"
+
+  depends_on = [google_project_service.this]
+}
+
+module "network" {
+  source     = "../../modules/network"
+  project_id = var.project_id
+  region     = var.region
+  name       = local.name
 
   depends_on = [google_project_service.this]
 }
@@ -110,18 +120,22 @@ module "composer" {
   service_account_email = module.service_accounts.emails.composer
   members               = module.service_accounts.members
   pypi_packages         = module.pypi_requirements.packages
-  connection_secrets    = var.airflow_connection_secrets
+  alert_connections     = var.airflow_alert_connections
   labels                = local.labels
 
   feedline = {
     env                      = local.env
+    bq_location              = var.bigquery_location
     landing_bucket           = module.buckets.names.landing
     archive_bucket           = module.buckets.names.archive
     quarantine_bucket        = module.buckets.names.quarantine
-    dataflow_bucket          = module.buckets.names.dataflow
+    work_bucket              = module.buckets.names.work
     dataflow_service_account = module.service_accounts.emails.dataflow
-    flex_template_spec       = "gs://${module.buckets.names.dataflow}/templates/feedline-validate.json"
+    dataflow_subnetwork      = module.network.dataflow_subnetwork
   }
+
+  # Composer 3 checks its account's roles (composer.worker, service agent grant) at creation.
+  depends_on = [module.service_accounts]
 }
 
 module "trigger" {
@@ -131,6 +145,7 @@ module "trigger" {
   name_prefix           = local.name
   landing_bucket        = module.buckets.landing
   service_account_email = module.service_accounts.emails.trigger
+  build_service_account = module.service_accounts.ids.cloudbuild
   members               = module.service_accounts.members
   labels                = local.labels
 

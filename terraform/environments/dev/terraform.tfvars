@@ -16,4 +16,5 @@ slack = {
   auth_token_secret = "feedline-slack-token"
 }
 
-airflow_connection_secrets = ["airflow-connections-slack_default"]
+# Airflow reads the Slack connection from the secret airflow-connections-feedline_slack.
+airflow_alert_connections = { slack = "feedline_slack" }

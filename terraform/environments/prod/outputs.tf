@@ -14,7 +14,7 @@ output "airflow_uri" {
 }
 
 output "buckets" {
-  description = "Feedline bucket names (landing, archive, quarantine, dataflow)."
+  description = "Feedline bucket names (landing, archive, quarantine, work)."
   value       = module.buckets.names
 }
 
@@ -25,7 +25,12 @@ output "flex_template_image" {
 
 output "flex_template_spec" {
   description = "Where Cloud Build writes the flex template spec (the DAGs launch it)."
-  value       = module.composer.env_variables.FEEDLINE_FLEX_TEMPLATE_SPEC
+  value       = module.composer.flex_template_spec
+}
+
+output "contracts_uri" {
+  description = "Where Cloud Build syncs contracts/ for the Beam job (gs://<work bucket>/contracts)."
+  value       = module.composer.contracts_uri
 }
 
 output "service_accounts" {

@@ -29,7 +29,8 @@ slack = {
 
 pagerduty_service_key_secret = "feedline-pagerduty-key"
 
-airflow_connection_secrets = [
-  "airflow-connections-slack_default",
-  "airflow-connections-pagerduty_default",
-]
+# Secrets airflow-connections-feedline_slack and airflow-connections-feedline_pagerduty.
+airflow_alert_connections = {
+  slack     = "feedline_slack"
+  pagerduty = "feedline_pagerduty"
+}

@@ -69,8 +69,11 @@ variable "pagerduty_service_key_secret" {
   default     = null
 }
 
-variable "airflow_connection_secrets" {
-  description = "Secret Manager secrets with Airflow connections the composer account may read."
-  type        = list(string)
-  default     = []
+variable "airflow_alert_connections" {
+  description = "Airflow connection ids of the alert channels, each stored in the secret airflow-connections-<id>; pagerduty = null: no paging."
+  type = object({
+    slack     = string
+    pagerduty = optional(string)
+  })
+  default = { slack = "feedline_slack" }
 }

@@ -1,10 +1,12 @@
-# Feedline's buckets. Files flow landing -> (claimed, validated) -> archive or quarantine; the
-# dataflow bucket is scratch space for the Beam job (temp, staging, load-ready batch files) and
-# holds the flex template spec. Composer's own bucket is created by Composer.
+# Feedline's buckets. Files flow landing/<feed>/ -> processing/<feed>/<batch>/ (claimed, same
+# bucket) -> archive or quarantine. The work bucket holds the Beam job's output (batches/),
+# Dataflow temp and staging (dataflow/), the flex template spec (templates/) and the contracts
+# the job reads (contracts/). Composer's own bucket is created by Composer.
+# Prefixes follow plugins/feedline/naming.py and launch.py.
 
 locals {
-  # Prefixes of the dataflow bucket that are scratch; templates/ is kept.
-  scratch_prefixes = ["temp/", "staging/", "batches/"]
+  # Scratch prefixes of the work bucket; templates/ and contracts/ are kept.
+  scratch_prefixes = ["batches/", "dataflow/"]
 
   buckets = {
     landing = {
@@ -29,9 +31,9 @@ locals {
         { action = "Delete", days_since_noncurrent_time = var.retention.noncurrent_days },
       ]
     }
-    dataflow = {
+    work = {
       # Scratch and rebuildable artifacts: old versions only guard against a bad overwrite of
-      # the template spec, so they go after a day.
+      # the template spec or a contract, so they go after a day.
       rules = [
         { action = "Delete", age = var.retention.scratch_days, matches_prefix = local.scratch_prefixes },
         { action = "Delete", days_since_noncurrent_time = 1 },
@@ -46,11 +48,11 @@ locals {
     { bucket = "landing", sa = "composer", role = "roles/storage.objectUser" },
     { bucket = "archive", sa = "composer", role = "roles/storage.objectUser" },
     { bucket = "quarantine", sa = "composer", role = "roles/storage.objectUser" },
-    # Airflow loads the Beam job's output into BigQuery and cleans it up.
-    { bucket = "dataflow", sa = "composer", role = "roles/storage.objectUser" },
+    # Airflow loads the Beam job's output into BigQuery and clears it before a re-run.
+    { bucket = "work", sa = "composer", role = "roles/storage.objectUser" },
     # The Beam job reads the claimed files and writes load-ready and deadletter files.
     { bucket = "landing", sa = "dataflow", role = "roles/storage.objectViewer" },
-    { bucket = "dataflow", sa = "dataflow", role = "roles/storage.objectUser" },
+    { bucket = "work", sa = "dataflow", role = "roles/storage.objectUser" },
   ]
 }
 

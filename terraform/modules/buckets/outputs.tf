@@ -1,5 +1,5 @@
 output "names" {
-  description = "Bucket key (landing, archive, quarantine, dataflow) -> bucket name."
+  description = "Bucket key (landing, archive, quarantine, work) -> bucket name."
   value       = { for k, b in google_storage_bucket.this : k => b.name }
 }
 
@@ -8,7 +8,7 @@ output "landing" {
   value       = google_storage_bucket.this["landing"].name
 }
 
-output "dataflow" {
-  description = "Name of the Dataflow scratch bucket (temp/, staging/, batches/, templates/)."
-  value       = google_storage_bucket.this["dataflow"].name
+output "work" {
+  description = "Name of the work bucket (batches/, dataflow/ temp and staging, templates/, contracts/)."
+  value       = google_storage_bucket.this["work"].name
 }

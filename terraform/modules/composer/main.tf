@@ -4,20 +4,33 @@
 
 locals {
   gcs_mount = "/home/airflow/gcs"
+  work      = "gs://${var.feedline.work_bucket}"
 
-  env_variables = {
-    FEEDLINE_ENV                      = var.feedline.env
-    FEEDLINE_PROJECT                  = var.project_id
-    FEEDLINE_REGION                   = var.region
-    FEEDLINE_LANDING_BUCKET           = var.feedline.landing_bucket
-    FEEDLINE_ARCHIVE_BUCKET           = var.feedline.archive_bucket
-    FEEDLINE_QUARANTINE_BUCKET        = var.feedline.quarantine_bucket
-    FEEDLINE_DATAFLOW_BUCKET          = var.feedline.dataflow_bucket
-    FEEDLINE_DATAFLOW_SERVICE_ACCOUNT = var.feedline.dataflow_service_account
-    FEEDLINE_FLEX_TEMPLATE_SPEC       = var.feedline.flex_template_spec
-    FEEDLINE_CONTRACTS_DIR            = "${local.gcs_mount}/data/contracts"
-    FEEDLINE_SQL_DIR                  = "${local.gcs_mount}/data/sql"
-  }
+  # Names as plugins/feedline/settings.py reads them.
+  env_variables = merge({
+    FEEDLINE_ENV                 = var.feedline.env
+    FEEDLINE_PROJECT             = var.project_id
+    FEEDLINE_REGION              = var.region
+    FEEDLINE_BQ_LOCATION         = var.feedline.bq_location
+    FEEDLINE_LANDING_BUCKET      = var.feedline.landing_bucket
+    FEEDLINE_ARCHIVE_BUCKET      = var.feedline.archive_bucket
+    FEEDLINE_QUARANTINE_BUCKET   = var.feedline.quarantine_bucket
+    FEEDLINE_WORK_BUCKET         = var.feedline.work_bucket
+    FEEDLINE_RUNNER              = "dataflow"
+    FEEDLINE_TEMPLATE_SPEC       = "${local.work}/templates/feedline-ingest.json"
+    FEEDLINE_DATAFLOW_SA         = var.feedline.dataflow_service_account
+    FEEDLINE_DATAFLOW_SUBNETWORK = var.feedline.dataflow_subnetwork
+    # The DAGs read contracts and SQL from the bucket's data/ folder (mounted on every Airflow
+    # component); the Beam job reads its contract from the work bucket (Cloud Build syncs both).
+    FEEDLINE_CONTRACTS_DIR = "${local.gcs_mount}/data/contracts"
+    FEEDLINE_SQL_DIR       = "${local.gcs_mount}/data/sql"
+    FEEDLINE_CONTRACTS_URI = "${local.work}/contracts"
+    FEEDLINE_SLACK_CONN_ID = var.alert_connections.slack
+    }, {
+    for k, v in { FEEDLINE_PAGERDUTY_CONN_ID = var.alert_connections.pagerduty } : k => v if v != null
+  })
+
+  connection_ids = compact([var.alert_connections.slack, var.alert_connections.pagerduty])
 
   airflow_config_overrides = merge({
     # Connections (Slack webhook, PagerDuty key) come from Secret Manager, never from variables.
@@ -84,12 +97,12 @@ resource "google_composer_environment" "this" {
   }
 }
 
-# Airflow reads its connections through the Secret Manager backend, one secret each.
+# Airflow reads each alert connection from its own secret (secret-level grant).
 resource "google_secret_manager_secret_iam_member" "connections" {
-  for_each = toset(var.connection_secrets)
+  for_each = toset(local.connection_ids)
 
   project   = var.project_id
-  secret_id = each.value
+  secret_id = "airflow-connections-${each.value}"
   role      = "roles/secretmanager.secretAccessor"
   member    = var.members.composer
 }

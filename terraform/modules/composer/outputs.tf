@@ -22,3 +22,13 @@ output "env_variables" {
   description = "The FEEDLINE_* variables the DAGs see."
   value       = local.env_variables
 }
+
+output "flex_template_spec" {
+  description = "Where the DAGs expect the flex template spec (Cloud Build writes it there)."
+  value       = local.env_variables.FEEDLINE_TEMPLATE_SPEC
+}
+
+output "contracts_uri" {
+  description = "Where the Beam job reads contracts (Cloud Build syncs contracts/ there)."
+  value       = local.env_variables.FEEDLINE_CONTRACTS_URI
+}

@@ -53,15 +53,24 @@ variable "service_account_email" {
 }
 
 variable "feedline" {
-  description = "Settings the DAGs read from FEEDLINE_* environment variables."
+  description = "Settings the DAGs read from FEEDLINE_* environment variables (plugins/feedline/settings.py)."
   type = object({
     env                      = string
+    bq_location              = string
     landing_bucket           = string
     archive_bucket           = string
     quarantine_bucket        = string
-    dataflow_bucket          = string
+    work_bucket              = string
     dataflow_service_account = string
-    flex_template_spec       = string
+    dataflow_subnetwork      = string
+  })
+}
+
+variable "alert_connections" {
+  description = "Airflow connection ids of the alert channels; each is read from the Secret Manager secret airflow-connections-<id>. pagerduty = null: no paging."
+  type = object({
+    slack     = string
+    pagerduty = optional(string)
   })
 }
 
@@ -74,12 +83,6 @@ variable "airflow_config_overrides" {
   description = "Extra Airflow settings (\"section-key\" -> value), merged over this module's defaults."
   type        = map(string)
   default     = {}
-}
-
-variable "connection_secrets" {
-  description = "Secret Manager secret ids holding Airflow connections (airflow-connections-<conn_id>), e.g. the Slack webhook."
-  type        = list(string)
-  default     = []
 }
 
 variable "members" {

@@ -45,6 +45,9 @@ locals {
     { sa = "cloudbuild", role = "roles/iam.serviceAccountAdmin" },
     { sa = "cloudbuild", role = "roles/resourcemanager.projectIamAdmin" },
     { sa = "cloudbuild", role = "roles/serviceusage.serviceUsageAdmin" },
+    # The Dataflow network: network and subnetwork (networkAdmin), firewall rule (securityAdmin).
+    { sa = "cloudbuild", role = "roles/compute.networkAdmin" },
+    { sa = "cloudbuild", role = "roles/compute.securityAdmin" },
     # Reads secret metadata and IAM policies (refresh); secret payloads only where granted.
     { sa = "cloudbuild", role = "roles/secretmanager.viewer" },
     # Builds the flex template image's spec (gcloud dataflow flex-template build).
@@ -59,6 +62,8 @@ locals {
     { sa = "cloudbuild", on = "composer", role = "roles/iam.serviceAccountUser" },
     { sa = "cloudbuild", on = "dataflow", role = "roles/iam.serviceAccountUser" },
     { sa = "cloudbuild", on = "trigger", role = "roles/iam.serviceAccountUser" },
+    # ... and builds the function's container as itself.
+    { sa = "cloudbuild", on = "cloudbuild", role = "roles/iam.serviceAccountUser" },
   ]
 }
 

@@ -78,6 +78,11 @@ variable "service_account_email" {
   type        = string
 }
 
+variable "build_service_account" {
+  description = "Fully qualified id of the account that builds the function (the cloudbuild account), instead of the project's default compute account."
+  type        = string
+}
+
 variable "labels" {
   description = "Labels on the topics, subscriptions and function."
   type        = map(string)
