@@ -422,11 +422,18 @@ def checkov_skip_problems(root: Path) -> list[str]:
 # --- Evaluating the provider-free modules -------------------------------------------------------
 
 
-def evaluate(modules: dict[str, dict[str, Any]], outputs: dict[str, str], workdir: Path) -> dict[str, Any]:
+def evaluate(
+    modules: dict[str, dict[str, Any]],
+    outputs: dict[str, str],
+    workdir: Path,
+    root_files: tuple[Path, ...] = (),
+    variables: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run terraform on a throw-away root that calls the given modules and return its outputs.
 
     modules: name -> {"source": absolute module dir, **arguments (JSON values or "${...}")}.
-    Works offline because the modules have no providers."""
+    root_files are copied into the root (e.g. an environment's variables.tf and tfvars);
+    variables are passed with -var. Works offline because nothing here has a provider."""
     root = workdir / "root"
     root.mkdir(parents=True, exist_ok=True)
     module_blocks = {}
@@ -438,8 +445,11 @@ def evaluate(modules: dict[str, dict[str, Any]], outputs: dict[str, str], workdi
         "output": {name: {"value": expr} for name, expr in outputs.items()},
     }
     (root / "main.tf.json").write_text(json.dumps(config, indent=2))
+    for path in root_files:
+        shutil.copy(path, root / path.name)
+    var_args = [f"-var={name}={value}" for name, value in (variables or {}).items()]
     env = terraform_env()
-    for args in (["init", "-backend=false"], ["apply", "-auto-approve", "-lock=false"]):
+    for args in (["init", "-backend=false"], ["apply", "-auto-approve", "-lock=false", *var_args]):
         result = subprocess.run(
             [terraform_bin(), f"-chdir={root}", *args, "-input=false", "-no-color"],
             capture_output=True,
@@ -448,9 +458,7 @@ def evaluate(modules: dict[str, dict[str, Any]], outputs: dict[str, str], workdi
             check=False,
         )
         if result.returncode != 0:
-            raise RuntimeError(
-                f"terraform {args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-            )
+            raise RuntimeError(f"terraform {args[0]} failed:\n{(result.stderr or result.stdout)[-4000:]}")
     result = subprocess.run(
         [terraform_bin(), f"-chdir={root}", "output", "-json", "-no-color"],
         capture_output=True,
@@ -483,69 +491,92 @@ def derived_layout(
 
 
 def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[str]:
-    """The derived values fit the variables of the modules that consume them.
+    """Each environment's values fit the modules that consume them, with the real derived values.
 
-    The consuming modules need the google provider, so their variables.tf is copied alone into
-    a module of its own, which terraform can evaluate offline with the real derived values."""
-    with tempfile.TemporaryDirectory(prefix="feedline-tf-") as tmp:
-        stubs = Path(tmp) / "stubs"
-        for name in ("bigquery", "monitoring", "composer"):
-            (stubs / name).mkdir(parents=True)
-            shutil.copy(root / "modules" / name / "variables.tf", stubs / name / "variables.tf")
-        feed_tables: dict[str, Any] = {"source": str(root / "modules" / "feed_tables"), "project_id": "p"}
-        if contracts_dir is not None:
-            feed_tables["contracts_dir"] = str(contracts_dir)
-        members = {sa: f"serviceAccount:{sa}@p.iam.gserviceaccount.com" for sa in SERVICE_ACCOUNTS}
-        try:
-            evaluate(
-                {
-                    "feed_tables": feed_tables,
-                    "pypi": {"source": str(root / "modules" / "pypi_requirements")},
-                    "bigquery": {
-                        "source": str(stubs / "bigquery"),
-                        "project_id": "p",
-                        "location": "EU",
-                        "datasets": "${module.feed_tables.datasets}",
-                        "tables": "${module.feed_tables.tables}",
-                        "views": "${module.feed_tables.views}",
-                        "members": members,
-                    },
-                    "monitoring": {
-                        "source": str(stubs / "monitoring"),
-                        "project_id": "p",
-                        "env": "test",
-                        "composer_environment": "feedline-test",
-                        "feeds": "${module.feed_tables.feeds}",
-                        "slack": {"channel_name": "#x", "auth_token_secret": "s"},
-                    },
-                    "composer": {
-                        "source": str(stubs / "composer"),
-                        "project_id": "p",
-                        "region": "europe-west1",
-                        "name": "feedline-test",
-                        "image_version": "composer-3-airflow-3",
-                        "service_account_email": "composer@p.iam.gserviceaccount.com",
-                        "members": members,
-                        "pypi_packages": "${module.pypi.packages}",
-                        "alert_connections": {"slack": "feedline_slack"},
-                        "feedline": {
-                            "env": "test",
-                            "bq_location": "EU",
-                            "landing_bucket": "l",
-                            "archive_bucket": "a",
-                            "quarantine_bucket": "q",
-                            "work_bucket": "w",
-                            "dataflow_service_account": "df@p",
-                            "dataflow_subnetwork": "regions/europe-west1/subnetworks/s",
-                        },
-                    },
-                },
-                {"ok": "${true}"},
-                Path(tmp),
-            )
-        except RuntimeError as exc:
-            return [f"derived values do not fit the consuming modules' variables: {exc}"]
-    return []
+    For every environment, a throw-away root holds the environment's own variables.tf and
+    terraform.tfvars and passes them, with the outputs of the provider-free modules, to copies of
+    the consuming modules' variables.tf (the modules themselves need the google provider). So a
+    tfvars value of the wrong shape, or a derived value a module cannot take, fails here."""
+    problems = []
+    for env in sorted(p for p in (root / "environments").iterdir() if (p / "variables.tf").is_file()):
+        with tempfile.TemporaryDirectory(prefix="feedline-tf-") as tmp:
+            stubs = Path(tmp) / "stubs"
+            for name in ("bigquery", "monitoring", "composer"):
+                (stubs / name).mkdir(parents=True)
+                shutil.copy(root / "modules" / name / "variables.tf", stubs / name / "variables.tf")
+            try:
+                evaluate(
+                    consumer_modules(root, stubs, contracts_dir),
+                    {"ok": "${true}"},
+                    Path(tmp),
+                    root_files=tuple(
+                        p for p in (env / "variables.tf", env / "terraform.tfvars") if p.is_file()
+                    ),
+                    variables={"project_id": "p", "trigger_source_bucket": "b", "trigger_source_object": "o"},
+                )
+            except RuntimeError as exc:
+                problems.append(f"environments/{env.name}: values do not fit the modules' variables: {exc}")
+    return problems
+
+
+def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """The module calls of environments/*/main.tf that take derived values or tfvars, with the
+    same arguments where those come from variables (resource attributes are stand-ins)."""
+    feed_tables: dict[str, Any] = {
+        "source": str(root / "modules" / "feed_tables"),
+        "project_id": "${var.project_id}",
+    }
+    if contracts_dir is not None:
+        feed_tables["contracts_dir"] = str(contracts_dir)
+    members = {sa: f"serviceAccount:{sa}@p.iam.gserviceaccount.com" for sa in SERVICE_ACCOUNTS}
+    return {
+        "feed_tables": feed_tables,
+        "pypi": {"source": str(root / "modules" / "pypi_requirements")},
+        "bigquery": {
+            "source": str(stubs / "bigquery"),
+            "project_id": "${var.project_id}",
+            "location": "${var.bigquery_location}",
+            "datasets": "${module.feed_tables.datasets}",
+            "tables": "${module.feed_tables.tables}",
+            "views": "${module.feed_tables.views}",
+            "members": members,
+            "raw_partition_expiration_days": "${var.raw_partition_expiration_days}",
+            "deletion_protection": "${var.deletion_protection}",
+        },
+        "monitoring": {
+            "source": str(stubs / "monitoring"),
+            "project_id": "${var.project_id}",
+            "env": "test",
+            "composer_environment": "feedline-test",
+            "feeds": "${module.feed_tables.feeds}",
+            "slack": "${var.slack}",
+            "pagerduty_service_key_secret": "${var.pagerduty_service_key_secret}",
+        },
+        "composer": {
+            "source": str(stubs / "composer"),
+            "project_id": "${var.project_id}",
+            "region": "${var.region}",
+            "name": "feedline-test",
+            "image_version": "${var.composer.image_version}",
+            "environment_size": "${var.composer.environment_size}",
+            "resilience_mode": "${var.composer.resilience_mode}",
+            "workloads": "${var.composer.workloads}",
+            "service_account_email": "composer@p.iam.gserviceaccount.com",
+            "members": members,
+            "pypi_packages": "${module.pypi.packages}",
+            "alert_connections": "${var.airflow_alert_connections}",
+            "feedline": {
+                "env": "test",
+                "bq_location": "${var.bigquery_location}",
+                "landing_bucket": "l",
+                "archive_bucket": "a",
+                "quarantine_bucket": "q",
+                "work_bucket": "w",
+                "dataflow_service_account": "df@p",
+                "dataflow_subnetwork": "regions/europe-west1/subnetworks/s",
+            },
+        },
+    }
 
 
 def python_layout(contracts_dir: Path, project_id: str = "test-project") -> dict[str, Any]:

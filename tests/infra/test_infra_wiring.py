@@ -118,6 +118,17 @@ def test_derived_values_fit_the_consuming_modules(infra_check):
     assert infra_check.interface_problems(REPO / "terraform") == []
 
 
+def test_interface_check_reports_a_tfvars_value_of_the_wrong_shape(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "environments" / "prod" / "terraform.tfvars",
+        "min_count = 2, max_count = 6 }",
+        "min_count = 2 }",
+    )
+    problems = infra_check.interface_problems(repo_copy / "terraform")
+    assert len(problems) == 1 and problems[0].startswith("environments/prod:"), problems
+    assert '"max_count" is required' in problems[0]
+
+
 def test_wiring_check_reports_a_terraform_derivation_that_drifts(infra_check, repo_copy, edit):
     # Break the derivation: staging no longer honours required columns.
     edit(
