@@ -11,7 +11,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from infra_tools import load_tool
+
+from .infra_tools import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 

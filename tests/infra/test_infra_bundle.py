@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from infra_tools import load_tool
+
+from .infra_tools import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 bundle_tool = load_tool("bundle")

@@ -94,7 +94,7 @@ def test_substitution_check_reports_an_unescaped_shell_dollar(infra_check, broke
 
 
 def test_substitution_parser():
-    from infra_tools import load_tool
+    from .infra_tools import load_tool
 
     refs, bad = load_tool("infra_check").substitution_refs("a $_X ${_Y} $$HOME $${Z:-1} $PROJECT_ID $(x)")
     assert refs == {"_X", "_Y", "PROJECT_ID"} and bad == ["$(x)"]
