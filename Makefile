@@ -44,8 +44,9 @@ clean:
 .PHONY: infra-check
 
 # The exact tree Cloud Build syncs to the Composer bucket: build/bundle/{dags,plugins,data}.
+BUNDLE_DIR ?= build/bundle
 bundle:
-	$(PYTHON) tools/bundle.py --out build/bundle
+	$(PYTHON) tools/bundle.py --out $(BUNDLE_DIR)
 
 # Offline checks of terraform/ and cloudbuild.yaml: HCL parse, terraform fmt, checkov (own venv,
 # .venv-checkov), IAM allow-lists, buckets, alerts, contract -> table wiring, Cloud Build schema.
