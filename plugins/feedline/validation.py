@@ -10,12 +10,18 @@ Decisions (each has a test):
 - Leading/trailing whitespace is trimmed from every field; an empty field is NULL.
 - NUMERIC is a plain decimal (no thousands separators, no exponent), at most 29 integer and 9
   fractional digits, as BigQuery's NUMERIC holds.
-- TIMESTAMP is ISO 8601 (``T`` or space); without a zone it is read as UTC.
+- TIMESTAMP is ISO 8601 (``T`` or space); without a zone it is read as UTC. Its UTC value must
+  lie in 0001-01-01..9999-12-31 (BigQuery's range; "timestamp out of range" otherwise) and is
+  written zero-padded (``0001-...``), as BigQuery's loader requires.
 - DATE is YYYY-MM-DD and must exist (2026-02-30 does not).
+- Numbers, dates and timestamps take ASCII digits only: ``\\d`` would accept other scripts' digits
+  (``"١٢"``) and pass them on to a load job that rejects them.
+- FLOAT64 must be finite: ``1e999`` overflows to infinity, which JSON cannot carry.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -25,15 +31,18 @@ from feedline.contracts import Column, Contract
 from feedline.csvio import FileRejected, Record, iter_records
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-INT64 = re.compile(r"^[+-]?\d{1,19}$")
-NUMERIC = re.compile(r"^[+-]?(\d{1,29})(\.\d{1,9})?$")
-FLOAT64 = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+INT64 = re.compile(r"^[+-]?\d{1,19}$", re.ASCII)
+NUMERIC = re.compile(r"^[+-]?(\d{1,29})(\.\d{1,9})?$", re.ASCII)
+FLOAT64 = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$", re.ASCII)
 TIMESTAMP = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
-    r"(?:(Z|z| UTC)|([+-])(\d{2}):?(\d{2}))?$"
+    r"(?:(Z|z| UTC)|([+-])(\d{2}):?(\d{2}))?$",
+    re.ASCII,
 )
 BOOLS = {"true": True, "false": False, "1": True, "0": False}
+# Bytes that are not UTF-8, as csvio decodes them (surrogateescape).
+UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 # Reasons without a column; per-column reasons are "<column>: <what>".
 WRONG_FIELD_COUNT = "wrong number of fields"
@@ -89,7 +98,10 @@ def _parse_int(text: str) -> int:
 def _parse_float(text: str) -> float:
     if not FLOAT64.match(text):
         raise ValueInvalid("not a FLOAT64")
-    return float(text)
+    value = float(text)
+    if math.isinf(value):
+        raise ValueInvalid("FLOAT64 out of range")
+    return value
 
 
 def _parse_bool(text: str) -> bool:
@@ -127,7 +139,12 @@ def _parse_timestamp(text: str) -> str:
         )
     except ValueError:
         raise ValueInvalid("timestamp does not exist") from None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueInvalid("timestamp out of range") from None
+    # Not strftime: its %Y does not zero-pad years before 1000 on Linux.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {
@@ -165,7 +182,7 @@ def record_problem(record: Record) -> RowError | None:
     text = "".join(record.fields)
     if "\x00" in text:
         return RowError(NUL_BYTE)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):
+    if UNDECODABLE.search(text):
         return RowError(NOT_UTF8)
     return None
 

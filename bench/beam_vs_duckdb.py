@@ -1,0 +1,317 @@
+"""Beam validation throughput against DuckDB on the same file, and peak memory on a 2 GB file.
+
+    make bench                         # 5M rows + the 2 GB memory run (about 3-5 minutes)
+    BENCH_ROWS=500000 BENCH_BIG_GB=0 make bench     # quick: 500k rows, no 2 GB run
+
+What it does, in one run:
+
+1. Generates a transactions file (``BENCH_ROWS`` rows, default 5,000,000; about 1% bad rows
+   of the kinds feedline.sample_data makes: missing customer, thousands separator (quoted),
+   unknown currency or status, impossible timestamp, extra field; CRLF line ends). Generation
+   is vectorized (Arrow/numpy, a few million rows a second) and cached in ``BENCH_DIR``.
+2. DuckDB: ``read_csv(..., store_rejects=true)`` with the contract's columns typed
+   (VARCHAR; DOUBLE for NUMERIC, since DECIMAL(38,9) parsing is ~10x slower in DuckDB 1.5;
+   TIMESTAMPTZ), materialized into an in-memory table. Best of ``BENCH_DUCKDB_RUNS`` (3):
+   the most favourable figure for DuckDB.
+3. The Beam job (beam_jobs/feedline_beam/pipeline.py, DirectRunner, in-process: the same
+   options the DAG's local runs use) in a subprocess; its throughput is rows / the time of
+   ``pipeline.run()`` (graph construction, runner start, all stages, output finalization;
+   not the ~4 s Python spends importing apache_beam). Outputs go to ``BENCH_OUT``
+   (default /dev/shm when it exists: DuckDB's result stays in memory too), then are deleted.
+   ``BENCH_ROW_ROWS`` (default 100,000) rows also run through ``--engine row``, the per-row
+   reference, for comparison.
+4. Memory: a ``BENCH_BIG_GB`` (default 2) GB file through the job (outputs on disk, under
+   ``BENCH_DIR``), with peak resident memory of the job's process tree sampled by psutil
+   (and ru_maxrss of the largest process as a cross-check). ``BENCH_BIG_WORKERS`` (default 1)
+   > 1 runs DirectRunner's multi_processing mode; the sum over all worker processes counts.
+
+The last line is ``ratio=<beam rows/s / duckdb rows/s>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "plugins"), str(REPO / "beam_jobs")]
+
+from feedline.contracts import load_contract  # noqa: E402
+
+CONTRACT = REPO / "contracts" / "transactions.yaml"
+HEADER = b"transaction_id,customer_id,amount,currency,status,transaction_ts\r\n"
+CURRENCIES = ["USD", "EUR", "GBP", "JPY", "PLN", "INR", "BRL"]
+STATUSES = ["pending", "settled", "settled", "settled", "refunded", "failed"]
+DAY_START = 1795564800  # 2026-11-25T00:00:00Z
+DEFECTS = 6
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def _s(value: str) -> pa.Scalar:
+    return pa.scalar(value, pa.string())
+
+
+def _digits(values: np.ndarray, width: int) -> pa.Array:
+    """Zero-padded decimal text of non-negative ints, as a fixed-width string array."""
+    out = np.empty((len(values), width), dtype=np.uint8)
+    v = values.astype(np.int64)
+    for k in range(width - 1, -1, -1):
+        out[:, k] = v % 10 + 48
+        v //= 10
+    offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(out))
+
+
+def transaction_lines(rng: np.random.Generator, first: int, n: int, bad_share: float) -> pa.Buffer:
+    """Rows first..first+n-1 as CSV text (CRLF), about ``bad_share`` of them bad."""
+    index = np.arange(first, first + n)
+    id_width = max(7, len(str(first + n)))
+    transaction_id = pc.binary_join_element_wise(_s("T20261125"), _digits(index, id_width), _s(""))
+    customer = pc.binary_join_element_wise(_s("C"), _digits(rng.integers(1, 501, n), 6), _s(""))
+    cents = rng.integers(1, 250_001, n)
+    amount = pc.binary_join_element_wise(
+        pc.cast(pa.array(cents // 100), pa.string()), _digits(cents % 100, 2), _s(".")
+    )
+    currency = pa.array(CURRENCIES).take(pa.array(rng.integers(0, len(CURRENCIES), n)))
+    status = pa.array(STATUSES).take(pa.array(rng.integers(0, len(STATUSES), n)))
+    seconds = rng.integers(0, 86_400, n)
+    clock = pc.binary_join_element_wise(
+        _digits(seconds // 3600, 2), _digits(seconds // 60 % 60, 2), _digits(seconds % 60, 2), _s(":")
+    )
+    ts = pc.binary_join_element_wise(_s("2026-11-25T"), clock, _s("Z"), _s(""))
+
+    bad = rng.random(n) < bad_share
+    kind = np.where(bad, rng.integers(0, DEFECTS, n), -1)
+
+    def spoil(values: pa.Array, which: int, text: str) -> pa.Array:
+        mask = kind == which
+        if not mask.any():
+            return values
+        return pc.replace_with_mask(values, pa.array(mask), pa.array([text] * int(mask.sum()), pa.string()))
+
+    customer = spoil(customer, 0, "")  # missing customer
+    amount = spoil(amount, 1, '"1,234.50"')  # thousands separator, quoted as csv.writer does
+    currency = spoil(currency, 2, "XYZ")  # unknown currency
+    status = spoil(status, 3, "lost")  # unknown status
+    ts = spoil(ts, 4, "2026-13-01T00:00:00Z")  # impossible timestamp
+    end = pc.if_else(pa.array(kind == 5), _s(",extra\r\n"), _s("\r\n"))  # extra field
+    line = pc.binary_join_element_wise(transaction_id, customer, amount, currency, status, ts, _s(","))
+    lines = pc.binary_join_element_wise(line, end, _s(""))
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    return lines.buffers()[2][int(offsets[lines.offset]) : int(offsets[lines.offset + len(lines)])]
+
+
+def generate(path: Path, rows: int | None = None, size_bytes: int | None = None, bad_share: float = 0.01,
+             seed: int = 7) -> int:
+    """Write a transactions file of ``rows`` rows (or of at least ``size_bytes``); rows written."""
+    rng = np.random.default_rng(seed)
+    written, first = 0, 1
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as out:
+        out.write(HEADER)
+        size = len(HEADER)
+        while (rows is not None and written < rows) or (size_bytes is not None and size < size_bytes):
+            n = min(1_000_000, rows - written) if rows is not None else 1_000_000
+            text = transaction_lines(rng, first, n, bad_share)
+            out.write(text)
+            size += text.size
+            written += n
+            first += n
+    tmp.rename(path)
+    return written
+
+
+def cached_file(directory: Path, name: str, **spec) -> tuple[Path, int]:
+    path = directory / name
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, json.loads(meta.read_text())["rows"]
+    started = time.perf_counter()
+    rows = generate(path, **spec)
+    meta.write_text(json.dumps({"rows": rows}))
+    print(f"generated {path} ({rows:,} rows, {path.stat().st_size / 1e9:.2f} GB) "
+          f"in {time.perf_counter() - started:.1f}s", flush=True)
+    return path, rows
+
+
+# --------------------------------------------------------------------------------------------
+# DuckDB
+# --------------------------------------------------------------------------------------------
+
+DUCKDB_TYPES = {"STRING": "VARCHAR", "NUMERIC": "DOUBLE", "TIMESTAMP": "TIMESTAMPTZ", "DATE": "DATE",
+                "INT64": "BIGINT", "FLOAT64": "DOUBLE", "BOOL": "BOOLEAN"}
+
+
+def duckdb_run(path: Path, runs: int) -> dict:
+    contract = load_contract(CONTRACT)
+    columns = ", ".join(f"'{c.name}': '{DUCKDB_TYPES[c.type]}'" for c in contract.columns)
+    query = (
+        f"CREATE OR REPLACE TABLE valid AS SELECT * FROM read_csv('{path}', header=true, "
+        f"columns={{{columns}}}, store_rejects=true)"
+    )
+    times, rows, rejected = [], 0, 0
+    con = duckdb.connect()
+    for _ in range(runs):
+        started = time.perf_counter()
+        con.execute(query)
+        times.append(time.perf_counter() - started)
+        rows = con.execute("SELECT count(*) FROM valid").fetchone()[0]
+        rejected = con.execute("SELECT count(DISTINCT line) FROM reject_errors").fetchone()[0]
+    con.close()
+    return {"seconds": min(times), "median_seconds": statistics.median(times), "valid": rows,
+            "rejected": rejected, "threads": os.cpu_count()}
+
+
+# --------------------------------------------------------------------------------------------
+# The Beam job, in a subprocess
+# --------------------------------------------------------------------------------------------
+
+JOB = r"""
+import json, sys, time
+from apache_beam.metrics import MetricsFilter
+from feedline_beam import pipeline
+started = time.perf_counter()
+result = pipeline.run(sys.argv[1:])
+seconds = time.perf_counter() - started
+counters = {c.key.metric.name: c.committed for c in result.metrics().query(MetricsFilter())["counters"]}
+print("BENCH_RESULT " + json.dumps({"seconds": seconds, "counters": counters}), flush=True)
+"""
+
+
+def _tree_rss(process) -> int:
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except Exception:  # noqa: BLE001 - a worker that just exited
+            pass
+    return total
+
+
+def beam_run(path: Path, out: Path, engine: str = "columnar", workers: int = 1) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    args = [
+        "--feed", "transactions", "--contract", str(CONTRACT), "--input", str(path),
+        "--output_prefix", str(out) + "/", "--batch_id", "bench", "--ingested_at", "2026-11-25T00:00:00Z",
+        "--engine", engine, "--runner", "DirectRunner",
+    ]
+    if workers > 1:
+        args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO / "beam_jobs")])}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", JOB, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak = {"tree": 0}
+    try:
+        import psutil
+
+        watched = psutil.Process(process.pid)
+
+        def sample() -> None:
+            while process.poll() is None:
+                peak["tree"] = max(peak["tree"], _tree_rss(watched))
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+    except ImportError:
+        sampler = None
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    if sampler:
+        sampler.join()
+    if process.returncode:
+        raise SystemExit(f"Beam job failed ({process.returncode}):\n{stderr[-4000:]}")
+    line = next(line for line in stdout.splitlines() if line.startswith("BENCH_RESULT "))
+    result = json.loads(line.split(" ", 1)[1])
+    result["wall_seconds"] = wall
+    result["peak_tree_rss"] = peak["tree"]
+    result["ru_maxrss"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    result["output_bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+def mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def main() -> int:
+    rows = env_int("BENCH_ROWS", 5_000_000)
+    big_gb = env_float("BENCH_BIG_GB", 2.0)
+    row_rows = env_int("BENCH_ROW_ROWS", 100_000)
+    directory = Path(os.environ.get("BENCH_DIR", Path(tempfile.gettempdir()) / "feedline-bench"))
+    directory.mkdir(parents=True, exist_ok=True)
+    fast_out = Path(os.environ.get("BENCH_OUT", "/dev/shm" if Path("/dev/shm").is_dir() else directory))
+    fast_out = fast_out / f"feedline-bench-out-{os.getpid()}"
+
+    path, n = cached_file(directory, f"transactions_20261125_{rows}.csv", rows=rows)
+    print(f"file: {path} ({n:,} rows, {path.stat().st_size / 1e6:,.0f} MB)", flush=True)
+
+    duck = duckdb_run(path, env_int("BENCH_DUCKDB_RUNS", 3))
+    duck_rate = n / duck["seconds"]
+    print(f"duckdb: {duck['seconds']:.2f}s best (median {duck['median_seconds']:.2f}s), {duck_rate:,.0f} rows/s; "
+          f"{duck['valid']:,} rows kept, {duck['rejected']:,} rejected", flush=True)
+
+    beam = beam_run(path, fast_out)
+    beam_rate = n / beam["seconds"]
+    c = beam["counters"]
+    print(f"beam (columnar, DirectRunner): pipeline {beam['seconds']:.2f}s ({beam['wall_seconds']:.1f}s with "
+          f"interpreter start and imports), {beam_rate:,.0f} rows/s; read {c.get('rows_read', 0):,}, "
+          f"valid {c.get('rows_valid', 0):,}, deadletter {c.get('rows_deadletter', 0):,}; "
+          f"peak RSS {mb(beam['peak_tree_rss'])}; output {beam['output_bytes'] / 1e9:.2f} GB", flush=True)
+    if c.get("rows_read") != n:
+        raise SystemExit(f"Beam read {c.get('rows_read')} rows, the file has {n}")
+
+    if row_rows:
+        small, k = cached_file(directory, f"transactions_20261125_{row_rows}.csv", rows=row_rows)
+        row = beam_run(small, fast_out, engine="row")
+        fast_small = beam_run(small, fast_out)
+        print(f"beam on {k:,} rows: engine=row {k / row['seconds']:,.0f} rows/s "
+              f"(ratio {k / row['seconds'] / duck_rate:.3f}), engine=columnar {k / fast_small['seconds']:,.0f} rows/s "
+              f"(fixed costs weigh more on a small file)", flush=True)
+
+    if big_gb > 0:
+        workers = env_int("BENCH_BIG_WORKERS", 1)
+        big, big_rows = cached_file(directory, f"transactions_20261125_{big_gb:g}gb.csv", size_bytes=int(big_gb * 1e9))
+        result = beam_run(big, directory / f"big-out-{os.getpid()}", workers=workers)
+        peak = max(result["peak_tree_rss"], result["ru_maxrss"])
+        print(f"memory: {big.stat().st_size / 1e9:.2f} GB file ({big_rows:,} rows), {workers} worker(s): "
+              f"pipeline {result['seconds']:.1f}s ({big_rows / result['seconds']:,.0f} rows/s), "
+              f"peak RSS {mb(result['peak_tree_rss'])} (process tree, sampled), ru_maxrss {mb(result['ru_maxrss'])}; "
+              f"{'under' if peak < 2**30 else 'OVER'} 1 GB", flush=True)
+
+    print(f"beam_rows_per_s={beam_rate:.0f} duckdb_rows_per_s={duck_rate:.0f}")
+    print(f"ratio={beam_rate / duck_rate:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The validation job's three outputs as newline-delimited JSON, and the row-by-row producer.
+
+What the DAG loads (``feedline.schemas.load_output_schema``): ``valid`` rows (the contract's
+columns, typed, plus ``_batch_id``, ``_ingested_at``, ``_line_number``, ``_source_file``),
+``deadletter`` rows (those four plus ``raw_line``, ``reason``, ``column_name``) and one
+``summary`` line per file. Rows travel in :class:`Chunk`\\ s: many JSON lines in one bytes
+object, so a runner moves one element per block of rows instead of one per row.
+
+Every line is :func:`dumps`: ``json.dumps`` with sorted keys, UTF-8 as is and no spaces
+(the valid output is several times the size of its CSV; spaces would add a tenth). The columnar
+path (:mod:`feedline.columnar`) renders the same bytes with Arrow kernels. Imports neither
+Airflow nor Beam.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterator
+
+from feedline.contracts import Contract
+from feedline.csvio import FileRejected, Record, iter_records
+from feedline.validation import FileSummary, RowError, partition_column, validate_records
+
+VALID, DEADLETTER = "valid", "deadletter"
+ROWS_PER_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What every output row of one file carries besides its own values."""
+
+    batch_id: str
+    ingested_at: str
+    source_file: str
+
+    def where(self, line_number: int) -> dict[str, Any]:
+        return {
+            "_batch_id": self.batch_id,
+            "_ingested_at": self.ingested_at,
+            "_source_file": self.source_file,
+            "_line_number": line_number,
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """``count`` JSON lines of one output, joined by newlines (no trailing newline)."""
+
+    output: str  # VALID or DEADLETTER
+    lines: bytes | memoryview | Any  # bytes-like (bytes, or a pyarrow Buffer: no copy)
+    count: int
+
+    def text(self) -> bytes:
+        return self.lines if isinstance(self.lines, bytes) else bytes(self.lines)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text().split(b"\n")] if self.count else []
+
+
+SEPARATORS = (",", ":")
+
+
+def dumps(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False, sort_keys=True, separators=SEPARATORS)
+
+
+def printable(text: str) -> str:
+    """Raw text for the deadletter table: undecodable bytes shown as \\xNN, not lost."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def valid_line(row: dict[str, Any], stamp: Stamp, line_number: int) -> str:
+    return dumps({**row, **stamp.where(line_number)})
+
+
+def deadletter_line(record: Record, error: RowError, stamp: Stamp) -> str:
+    return dumps(
+        {
+            **stamp.where(record.line_number),
+            "raw_line": printable(record.raw),
+            "reason": error.key,
+            "column_name": error.column,
+        }
+    )
+
+
+def summary_row(summary: FileSummary, source_file: str) -> dict[str, Any]:
+    """The summary output's line for one file (schemas.SUMMARY_FIELDS)."""
+    return {**vars(summary), "source_file": source_file, "reasons": json.dumps(summary.reasons, sort_keys=True)}
+
+
+def merge_summaries(feed: str, parts: list[tuple[int, FileSummary]]) -> FileSummary:
+    """One file's summary from the summaries of its ranges (by range index). A range that
+    failed ends the file there, as reading it in one go would have (later ranges only run
+    when planning proved the file reads cleanly, so this is the whole-file case)."""
+    merged = FileSummary(feed, reasons={})
+    for _index, part in sorted(parts, key=lambda p: p[0]):
+        merged.rows_read += part.rows_read
+        merged.rows_valid += part.rows_valid
+        merged.rows_deadletter += part.rows_deadletter
+        for reason, count in (part.reasons or {}).items():
+            merged.reasons[reason] = merged.reasons.get(reason, 0) + count
+        for day in (part.partition_min, part.partition_max):
+            if day is not None:
+                merged.partition_min = min(merged.partition_min or day, day)
+                merged.partition_max = max(merged.partition_max or day, day)
+        if part.file_error:
+            merged.file_error = part.file_error
+            break
+    return merged
+
+
+class ChunkBuffer:
+    """Collects JSON lines per output and hands them out as Chunks of ``size`` rows."""
+
+    def __init__(self, size: int = ROWS_PER_CHUNK):
+        self.size = size
+        self.lines: dict[str, list[str]] = {VALID: [], DEADLETTER: []}
+
+    def add(self, output: str, line: str) -> Chunk | None:
+        lines = self.lines[output]
+        lines.append(line)
+        return self.take(output) if len(lines) >= self.size else None
+
+    def take(self, output: str) -> Chunk | None:
+        lines, self.lines[output] = self.lines[output], []
+        if not lines:
+            return None
+        return Chunk(output, "\n".join(lines).encode("utf-8"), len(lines))
+
+    def flush(self) -> Iterator[Chunk]:
+        for output in (VALID, DEADLETTER):
+            chunk = self.take(output)
+            if chunk:
+                yield chunk
+
+
+def row_outputs(contract: Contract, stream: BinaryIO, stamp: Stamp) -> Iterator[Chunk | FileSummary]:
+    """The reference: validate row by row; yield Chunks, then the file's FileSummary last."""
+    summary = FileSummary(contract.feed, reasons={})
+    day_column = partition_column(contract)
+    buffer = ChunkBuffer()
+    try:
+        for record, outcome in validate_records(contract, iter_records(stream)):
+            summary.add(outcome, day_column)
+            if isinstance(outcome, RowError):
+                chunk = buffer.add(DEADLETTER, deadletter_line(record, outcome, stamp))
+            else:
+                chunk = buffer.add(VALID, valid_line(outcome, stamp, record.line_number))
+            if chunk:
+                yield chunk
+    except FileRejected as exc:
+        summary.file_error = exc.reason
+    yield from buffer.flush()
+    yield summary
