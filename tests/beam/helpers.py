@@ -1,0 +1,91 @@
+"""Run both validation paths on the same bytes and compare what they produce."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+from feedline.columnar import ColumnarValidator
+from feedline.contracts import Contract, parse_contract
+from feedline.outputs import Chunk, Stamp, row_outputs
+from feedline.validation import FileSummary
+
+STAMP = Stamp("b_1", "2026-11-27T08:15:00.000000Z", "feed_20261127.csv")
+
+# A contract with every type and check, for quirks the two real feeds do not reach.
+EVERYTHING = parse_contract(
+    {
+        "feed": "everything",
+        "file_pattern": r"^everything_(?P<date>\d{8})\.csv$",
+        "columns": [
+            {"name": "id", "type": "STRING", "required": True, "max_length": 10},
+            {"name": "name", "type": "STRING", "max_length": 20},
+            {"name": "email", "type": "STRING", "check": "email"},
+            {"name": "country", "type": "STRING", "allowed_values": "iso3166_alpha2"},
+            {"name": "code", "type": "STRING", "pattern": "[A-Z]{3}"},
+            {"name": "amount", "type": "NUMERIC"},
+            {"name": "qty", "type": "INT64"},
+            {"name": "ratio", "type": "FLOAT64"},
+            {"name": "active", "type": "BOOL"},
+            {"name": "day", "type": "DATE"},
+            {"name": "ts", "type": "TIMESTAMP", "required": True},
+        ],
+        "key": ["id"],
+        "partition_by": {"column": "ts"},
+        "deadletter": {"threshold": 0.5},
+    }
+)
+EVERYTHING_HEADER = ",".join(EVERYTHING.column_names)
+
+
+@dataclass
+class Outcome:
+    valid: list[bytes]  # JSON lines, sorted
+    deadletter: list[bytes]
+    summary: FileSummary
+
+    @property
+    def valid_rows(self) -> list[dict]:
+        return sorted((json.loads(line) for line in self.valid), key=lambda r: r["_line_number"])
+
+    @property
+    def deadletter_rows(self) -> list[dict]:
+        return sorted((json.loads(line) for line in self.deadletter), key=lambda r: r["_line_number"])
+
+    @property
+    def reasons(self) -> dict[int, str]:
+        return {r["_line_number"]: r["reason"] for r in self.deadletter_rows}
+
+
+def collect(items) -> Outcome:
+    lines: dict[str, list[bytes]] = {"valid": [], "deadletter": []}
+    summary = None
+    for item in items:
+        if isinstance(item, FileSummary):
+            summary = item
+        else:
+            assert isinstance(item, Chunk) and item.count == len(item.text().split(b"\n"))
+            lines[item.output] += item.text().split(b"\n")
+    assert summary is not None
+    return Outcome(sorted(lines["valid"]), sorted(lines["deadletter"]), summary)
+
+
+def row_path(contract: Contract, data: bytes, stamp: Stamp = STAMP) -> Outcome:
+    return collect(row_outputs(contract, io.BytesIO(data), stamp))
+
+
+def columnar_path(contract: Contract, data: bytes, block_size: int = 1 << 20, stamp: Stamp = STAMP) -> Outcome:
+    return collect(ColumnarValidator(contract, block_size).validate(io.BytesIO(data), stamp))
+
+
+def both_paths(contract: Contract, data: bytes, block_sizes=(1 << 20, 97, 7)) -> Outcome:
+    """The reference's outcome, after checking the columnar path matches it byte for byte at
+    several block sizes (small ones put block boundaries everywhere)."""
+    reference = row_path(contract, data)
+    for size in block_sizes:
+        fast = columnar_path(contract, data, size)
+        assert fast.summary == reference.summary, f"block size {size}"
+        assert fast.valid == reference.valid, f"block size {size}"
+        assert fast.deadletter == reference.deadletter, f"block size {size}"
+    return reference
