@@ -224,6 +224,7 @@ class _Scan:
     ends: list[np.ndarray]
     tokenized: dict[int, tuple[list[str], int]]  # start offset -> (fields, end)
     consumed: int
+    error: FileRejected | None = None  # raised after the records before it are handed out
 
 
 def _scan(buf: bytes, eof: bool, first_line: int, line_ends: np.ndarray) -> _Scan:
@@ -257,34 +258,44 @@ def _scan(buf: bytes, eof: bool, first_line: int, line_ends: np.ndarray) -> _Sca
         return first_line + int(np.searchsorted(line_ends, offset))
 
     pos = 0
-    while True:
+    error = None
+    while pos < n:
         k0 = int(np.searchsorted(q, pos)) if len(q) else 0
         bad = bad_if[k0 % 2]
         j = int(np.searchsorted(bad, k0))
         bad_at = int(q[bad[j]]) if j < len(bad) else None
-        limit = n if bad_at is None else bad_at
-        lo, hi = np.searchsorted(line_ends, [pos, limit])
+        lo, hi = np.searchsorted(line_ends, [pos, n if bad_at is None else bad_at])
         terms = line_ends[lo:hi]
         if quotes_before_end is not None:
             terms = terms[(quotes_before_end[lo:hi] - k0) % 2 == 0]
-        if len(terms):
-            starts.append(np.concatenate(([pos], terms[:-1] + 1)))
-            ends.append(terms + 1)
-            pos = int(terms[-1]) + 1
-        if bad_at is None:
-            tail_is_open = len(q) and (len(q) - int(np.searchsorted(q, pos))) % 2 == 1
-            if pos < n and eof and not tail_is_open:
-                starts.append(np.array([pos]))
-                ends.append(np.array([n]))
-                pos = n
-                break
-            if pos < n and (eof or n - pos > 2 * FIELD_SIZE_LIMIT):
-                pass  # an unclosed quote at EOF, or a record too long: csv decides below
-            else:
-                break
-        # ``pos`` starts a record csv must read: odd quoting, an unclosed quote at the end of
-        # the file, or a runaway record.
-        got = _csv_record(buf, pos, eof, line_of(pos))
+        seg_starts = np.concatenate(([pos], terms[:-1] + 1)) if len(terms) else terms
+        seg_ends = terms + 1
+        # csv itself reads what the scan cannot vouch for: a record with odd quoting, an
+        # unclosed quote at the end of the file, and any record longer than the field size
+        # limit (csv enforces the limit, and rejects the file there).
+        too_long = np.flatnonzero(seg_ends - seg_starts > FIELD_SIZE_LIMIT)
+        if len(too_long):
+            k = int(too_long[0])
+            starts.append(seg_starts[:k])
+            ends.append(seg_ends[:k])
+            pos = int(seg_starts[k])
+        else:
+            starts.append(seg_starts)
+            ends.append(seg_ends)
+            pos = int(terms[-1]) + 1 if len(terms) else pos
+            if bad_at is None:
+                tail_is_open = len(q) and (len(q) - int(np.searchsorted(q, pos))) % 2 == 1
+                if pos < n and eof and not tail_is_open and n - pos <= FIELD_SIZE_LIMIT:
+                    starts.append(np.array([pos]))
+                    ends.append(np.array([n]))
+                    pos = n
+                if not (pos < n and (eof or n - pos > 2 * FIELD_SIZE_LIMIT)):
+                    break
+        try:
+            got = _csv_record(buf, pos, eof, line_of(pos))
+        except FileRejected as exc:
+            error = exc
+            break
         if got is None:
             break
         fields, end = got
@@ -292,31 +303,38 @@ def _scan(buf: bytes, eof: bool, first_line: int, line_ends: np.ndarray) -> _Sca
         starts.append(np.array([pos]))
         ends.append(np.array([end]))
         pos = end
-        if pos >= n:
-            break
-    return _Scan(starts, ends, tokenized, pos)
+    return _Scan(starts, ends, tokenized, pos, error)
 
 
-def _open_bytes(stream: BinaryIO, detect_gzip: bool = True) -> Any:
+# What csvio's TextIOWrapper asks its buffer for at a time (io.TextIOWrapper._CHUNK_SIZE).
+TEXT_CHUNK = 8192
+
+
+def _open_bytes(stream: BinaryIO, detect_gzip: bool = True) -> tuple[Any, int | None]:
+    """(byte source, read size). A gzip stream is read through the same stack and in the same
+    chunks as csvio.open_decoded reads it, so a truncated stream breaks at the same byte: the
+    chunk in flight when gzip fails is lost there too."""
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)
     if detect_gzip and buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")
-    return buffered
+        return io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb")), TEXT_CHUNK
+    return buffered, None
 
 
-def _read_block(source: Any, size: int) -> tuple[bytes, BaseException | None]:
-    """Up to ``size`` bytes; on a read error, what was read before it and the error."""
+def _read_block(source: Any, size: int, chunk: int | None) -> tuple[bytes, bool, BaseException | None]:
+    """(at least ``size`` bytes unless the stream ends, end reached, read error). Reads are
+    ``chunk`` bytes each when the source is gzip (see _open_bytes). On an error: what was read
+    before it."""
     parts, total = [], 0
     try:
         while total < size:
-            part = source.read1(size - total)
+            part = source.read1(chunk or size - total)
             if not part:
-                break
+                return b"".join(parts), True, None
             parts.append(part)
             total += len(part)
     except (EOFError, OSError, zlib.error) as exc:
-        return b"".join(parts), exc
-    return b"".join(parts), None
+        return b"".join(parts), False, exc
+    return b"".join(parts), False, None
 
 
 def iter_blocks(
@@ -328,14 +346,14 @@ def iter_blocks(
     records that come before the failure. ``at_file_start=False`` reads a range of a plain
     file that starts at a record boundary on line ``first_line`` (no gzip, no BOM).
     """
-    source = _open_bytes(stream, detect_gzip=at_file_start)
+    source, chunk_size = _open_bytes(stream, detect_gzip=at_file_start)
     carry = b""
     line = first_line
     offset = 0  # of buf[0] in the (decompressed) stream
     first = at_file_start
     while True:
-        chunk, error = _read_block(source, block_size)
-        eof = len(chunk) < block_size and error is None
+        # (the first read is long enough to tell whether the file starts with a BOM)
+        chunk, eof, error = _read_block(source, max(block_size, len(BOM)) if first else block_size, chunk_size)
         if first:
             first = False
             if chunk.startswith(BOM):
@@ -346,7 +364,7 @@ def iter_blocks(
         a = np.frombuffer(buf, dtype=np.uint8)
         line_ends = _line_ends(a, eof)
         scan = _scan(buf, eof, line, line_ends)
-        if scan.starts:
+        if any(len(part) for part in scan.starts):
             starts = np.concatenate(scan.starts).astype(np.int64)
             ends = np.concatenate(scan.ends).astype(np.int64)
             last = ends - 1
@@ -365,6 +383,8 @@ def iter_blocks(
             )
             if len(block):
                 yield block
+        if scan.error is not None:
+            raise scan.error
         line += int(np.searchsorted(line_ends, scan.consumed))
         offset += scan.consumed
         carry = buf[scan.consumed :]
