@@ -82,15 +82,22 @@ DEFAULT_RANGE_MB = 128
 printable = outputs.printable  # kept importable from here
 
 
+REQUIRED = ("feed", "contract", "input", "output_prefix", "batch_id", "ingested_at")
+
+
 class IngestOptions(PipelineOptions):
+    """The job's options. The six launch parameters are required, checked by run(): argparse's
+    required=True would break every other pipeline in the process (Beam parses the options of
+    all PipelineOptions subclasses), tests with TestPipeline included."""
+
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--feed", required=True, help="Feed name, as in its contract.")
-        parser.add_argument("--contract", required=True, help="Path or gs:// URI of the contract YAML.")
-        parser.add_argument("--input", required=True, help="File pattern of the batch's claimed files.")
-        parser.add_argument("--output_prefix", required=True, help="Where valid/deadletter/summary go.")
-        parser.add_argument("--batch_id", required=True, help="Batch id, stamped on every row.")
-        parser.add_argument("--ingested_at", required=True, help="Claim time (RFC 3339), stamped on rows.")
+        parser.add_argument("--feed", help="Feed name, as in its contract.")
+        parser.add_argument("--contract", help="Path or gs:// URI of the contract YAML.")
+        parser.add_argument("--input", help="File pattern of the batch's claimed files.")
+        parser.add_argument("--output_prefix", help="Where valid/deadletter/summary go.")
+        parser.add_argument("--batch_id", help="Batch id, stamped on every row.")
+        parser.add_argument("--ingested_at", help="Claim time (RFC 3339), stamped on rows.")
         parser.add_argument(
             "--engine", default="columnar", choices=ENGINES,
             help="columnar (Arrow blocks, default) or row (the row-by-row reference).",
@@ -325,6 +332,9 @@ def run(argv: list[str] | None = None) -> beam.runners.runner.PipelineResult:
     options = PipelineOptions(argv)
     options.view_as(SetupOptions).save_main_session = False
     ingest = options.view_as(IngestOptions)
+    missing = [f"--{name}" for name in REQUIRED if not getattr(ingest, name)]
+    if missing:
+        raise ValueError(f"missing required options: {', '.join(missing)}")
     use_emulator_credentials()
     contract = read_contract(ingest.contract)
     if contract.feed != ingest.feed:

@@ -19,7 +19,7 @@ from .helpers import EVERYTHING, EVERYTHING_HEADER, both_paths
 GOOD = "A1,Ann,ann@example.com,GB,ABC,12.50,3,0.5,true,2026-11-25,2026-11-25T10:00:00Z"
 TX = load_contracts()["transactions"]
 TX_HEADER = "transaction_id,customer_id,amount,currency,status,transaction_ts"
-TX_GOOD = "T1,C1,10.00,EUR,settled,2026-11-25T10:00:00Z"
+TX_GOOD = "ID1,C1,10.00,EUR,settled,2026-11-25T10:00:00Z"
 
 
 def everything(*rows: str, eol: str = "\n", header: str = EVERYTHING_HEADER) -> bytes:
@@ -333,8 +333,8 @@ def test_header_only_files_are_accepted_with_no_rows(data):
 
 
 def test_the_last_record_may_lack_a_line_end():
-    out = both_paths(TX, (TX_HEADER + "\n" + TX_GOOD + "\n" + TX_GOOD.replace("T1", "T2")).encode())
-    assert [r["transaction_id"] for r in out.valid_rows] == ["T1", "T2"]
+    out = both_paths(TX, (TX_HEADER + "\n" + TX_GOOD + "\n" + TX_GOOD.replace("ID1", "ID2")).encode())
+    assert [r["transaction_id"] for r in out.valid_rows] == ["ID1", "ID2"]
 
 
 def test_json_escapes_in_values_match_json_dumps():
