@@ -115,12 +115,16 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
         },
     ) as dag:
 
-        @task.branch(retries=0)
+        @task.branch
         def choose_source(**context) -> str:
-            """Sweep the landing prefix (wait), or go straight to claiming given/archived files."""
-            p = context["params"]
-            direct = p["files"] or p["from_archive"] or context["dag_run"].run_type == "backfill"
-            return "claim_files" if direct else "wait_for_files"
+            """Sweep the landing prefix (wait), or go straight to claiming: files named in the
+            run's params, a backfill from the archive, or a re-run taking its own files back."""
+            p, dag_run = context["params"], context["dag_run"]
+            if p["files"] or p["from_archive"] or dag_run.run_type == "backfill":
+                return "claim_files"
+            client = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn()
+            rerun = files.has_manifest(client, settings, contract, naming.batch_id_for_run(feed, dag_run.run_id))
+            return "claim_files" if rerun else "wait_for_files"
 
         wait_for_files = GCSObjectsWithPrefixExistenceSensor(
             task_id="wait_for_files",
@@ -156,7 +160,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
             return {
                 "batch_id": batch_id,
                 "ingested_at": ingested_at,
-                "attempt": dag_run.clear_number or 0,
+                "attempt": claim.attempt,
                 "claim": claim.to_xcom(),
                 "launch": (
                     launch.direct_runner_options(spec)

@@ -42,17 +42,25 @@ class Claim:
     batch_id: str
     files: list[ClaimedFile] = field(default_factory=list)
     misnamed: dict[str, str] = field(default_factory=dict)  # object -> quarantine reason
+    attempt: int = 0  # 0 for the batch's first run, +1 for each re-run of the batch
 
     def to_xcom(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_xcom(cls, data: dict) -> "Claim":
-        return cls(data["batch_id"], [ClaimedFile(**f) for f in data["files"]], dict(data["misnamed"]))
+        return cls(
+            data["batch_id"], [ClaimedFile(**f) for f in data["files"]], dict(data["misnamed"]), data["attempt"]
+        )
 
 
 def manifest_name(feed: str, batch_id: str) -> str:
     return f"claims/{feed}/{batch_id}.json"
+
+
+def has_manifest(client: storage.Client, settings: Settings, contract: Contract, batch_id: str) -> bool:
+    """True when this batch claimed files before: a re-run of the same DAG run."""
+    return client.bucket(settings.work_bucket).blob(manifest_name(contract.feed, batch_id)).exists()
 
 
 def _read_manifest(client: storage.Client, settings: Settings, contract: Contract, batch_id: str) -> dict:
@@ -70,10 +78,13 @@ def _write_manifest(client, settings: Settings, contract: Contract, batch_id: st
 
 def _move(client, source: storage.Blob, dest_bucket: str, dest_name: str, metadata: dict) -> bool:
     """Copy then delete the source if it is unchanged; False when another run took it first."""
-    source.reload()
-    copy = client.bucket(source.bucket.name).copy_blob(
-        source, client.bucket(dest_bucket), dest_name, if_source_generation_match=source.generation
-    )
+    try:
+        source.reload()
+        copy = client.bucket(source.bucket.name).copy_blob(
+            source, client.bucket(dest_bucket), dest_name, if_source_generation_match=source.generation
+        )
+    except (NotFound, PreconditionFailed):
+        return False
     copy.metadata = {**(copy.metadata or {}), **metadata}
     copy.patch()
     try:
@@ -103,8 +114,10 @@ def claim_files(
     claim = Claim(batch_id)
 
     already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
+    manifest = _read_manifest(client, settings, contract, batch_id)
     if not already:
-        manifest = _read_manifest(client, settings, contract, batch_id)
+        # A new attempt of the batch (not a retry of this task, which finds its files above).
+        manifest["attempt"] = manifest.get("attempt", -1) + 1
         if manifest.get("files"):
             _take_back(client, settings, manifest, processing)
         elif from_archive:
@@ -112,13 +125,13 @@ def claim_files(
         else:
             claim.misnamed = _move_from_landing(client, settings, contract, batch_id, only_files, file_date)
         already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
+    claim.attempt = manifest.get("attempt", 0)
 
     for blob in sorted(already, key=lambda b: b.name):
         name = naming.file_name(blob.name)
         claim.files.append(
             ClaimedFile(name, blob.name, (blob.metadata or {}).get(ORIGIN_KEY, "landing"), contract.file_date(name))
         )
-    manifest = _read_manifest(client, settings, contract, batch_id)
     manifest.setdefault("files", {})
     for f in claim.files:
         manifest["files"].setdefault(f.name, {"origin": f.origin, "location": None})

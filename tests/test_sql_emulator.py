@@ -1,0 +1,201 @@
+"""The SQL in sql/, rendered as the DAG renders it, run on the BigQuery emulator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from google.api_core.exceptions import NotFound
+from google.cloud import bigquery
+
+from feedline import schemas, sql
+from support import reset, rows
+
+INGESTED_AT = "2026-11-27T08:00:00.000000Z"
+
+
+@pytest.fixture
+def clean(settings, contracts):
+    reset(settings, contracts)
+
+
+def run(bq, settings, template: str, params: dict, **values) -> None:
+    statement = sql.render(settings, template, params=params)
+    types = {"batch_id": "STRING", "ingested_at": "TIMESTAMP", "attempt": "INT64", "dag_run_id": "STRING",
+             "partition_min": "DATE", "partition_max": "DATE"}
+    query_parameters = [bigquery.ScalarQueryParameter(k, types[k], v) for k, v in values.items()]
+    bq.query(statement, job_config=bigquery.QueryJobConfig(query_parameters=query_parameters)).result()
+
+
+def insert(bq, table: str, records: list[dict]) -> None:
+    """Fill a table with literal rows through a query (insertAll 500s on the emulator)."""
+    columns = list(records[0])
+    values = ", ".join(
+        "(" + ", ".join("NULL" if r[c] is None else repr(r[c]) if not isinstance(r[c], str) else "'" + r[c].replace("'", "\\'") + "'" for c in columns) + ")"
+        for r in records
+    )
+    bq.query(f"INSERT INTO `{table}` ({', '.join(columns)}) VALUES {values}").result()
+
+
+def customer(cid: str, email: str, updated: str, batch: str, line: int, source: str = "customers_20261125.csv") -> dict:
+    return {
+        "customer_id": cid, "email": email, "full_name": None, "country": "DE", "signup_date": None,
+        "updated_at": updated, "_batch_id": batch, "_source_file": source, "_line_number": line,
+        "_ingested_at": INGESTED_AT,
+    }
+
+
+def load_customers_batch(bq, settings, contract, batch: str, records: list[dict], rejected: tuple[str, ...] = ()):
+    """Put a batch where the Beam job + load tasks would: the load tables."""
+    p = sql.template_params(settings, contract)
+    for output in ("valid", "summary"):
+        table = bigquery.Table(
+            sql.load_table_ref(settings, contract, output),
+            schema=[bigquery.SchemaField.from_api_repr(f) for f in schemas.load_output_schema(contract, output)],
+        )
+        bq.delete_table(table, not_found_ok=True)
+        bq.create_table(table)
+    insert(bq, p["load_valid_table"], records)
+    files = sorted({r["_source_file"] for r in records} | set(rejected))
+    insert(bq, p["load_summary_table"], [
+        {"source_file": f, "feed": "customers", "rows_read": sum(r["_source_file"] == f for r in records),
+         "rows_valid": 0, "rows_deadletter": 0, "file_error": "bad header" if f in rejected else None}
+        for f in files
+    ])
+    return p
+
+
+def publish_raw(bq, settings, p, batch):
+    run(bq, settings, "publish_batch.sql",
+        {**p, "target_table": p["raw_table"], "load_table": p["load_valid_table"], "target_columns": p["raw_columns"]},
+        batch_id=batch, ingested_at=INGESTED_AT)
+
+
+def test_publish_is_idempotent_and_skips_rejected_files(clean, bq, settings, contracts):
+    contract = contracts["customers"]
+    records = [customer("C1", "a@x.io", "2026-11-25T10:00:00Z", "b1", 2),
+               customer("C2", "b@x.io", "2026-11-25T10:00:00Z", "b1", 3),
+               customer("C3", "c@x.io", "2026-11-25T10:00:00Z", "b1", 2, source="customers_20261125_bad.csv")]
+    p = load_customers_batch(bq, settings, contract, "b1", records, rejected=("customers_20261125_bad.csv",))
+    insert(bq, p["raw_table"], [customer("C9", "old@x.io", "2026-11-24T10:00:00Z", "b0", 2)])
+    for _ in range(2):
+        publish_raw(bq, settings, p, "b1")
+        published = rows(bq, f"SELECT _batch_id, customer_id FROM `{p['raw_table']}` ORDER BY customer_id")
+        assert published == [{"_batch_id": "b1", "customer_id": "C1"}, {"_batch_id": "b1", "customer_id": "C2"},
+                             {"_batch_id": "b0", "customer_id": "C9"}]
+    # the same batch re-run after C2's file turned out bad: its rows leave raw, b0 stays
+    p = load_customers_batch(bq, settings, contract, "b1", records[:1] + [records[1] | {"_source_file": "x.csv"}],
+                             rejected=("x.csv",))
+    publish_raw(bq, settings, p, "b1")
+    assert [r["customer_id"] for r in rows(bq, f"SELECT customer_id FROM `{p['raw_table']}` ORDER BY 1")] == ["C1", "C9"]
+
+
+def test_merge_dedupes_latest_wins_and_reruns_change_nothing(clean, bq, settings, contracts):
+    contract = contracts["customers"]
+    p = sql.template_params(settings, contract)
+    insert(bq, p["raw_table"], [
+        customer("C1", "first@x.io", "2026-11-25T10:00:00Z", "b1", 2),
+        customer("C1", "latest@x.io", "2026-11-25T12:00:00Z", "b1", 3),
+        customer("C1", "middle@x.io", "2026-11-25T11:00:00Z", "b1", 4),
+        customer("C2", "c2@x.io", "2026-11-25T10:00:00Z", "b1", 5),
+    ])
+    for _ in range(2):
+        run(bq, settings, "merge_staging.sql", p, batch_id="b1", ingested_at=INGESTED_AT)
+        staged = rows(bq, f"SELECT customer_id, email FROM `{p['staging_table']}` ORDER BY 1")
+        assert staged == [{"customer_id": "C1", "email": "latest@x.io"}, {"customer_id": "C2", "email": "c2@x.io"}]
+    # an older version arriving later does not win; a newer one does
+    insert(bq, p["raw_table"], [
+        customer("C1", "stale@x.io", "2026-11-20T00:00:00Z", "b2", 2, source="customers_20261120.csv"),
+        customer("C2", "new@x.io", "2026-11-26T00:00:00Z", "b2", 3, source="customers_20261126.csv"),
+    ])
+    run(bq, settings, "merge_staging.sql", p, batch_id="b2", ingested_at=INGESTED_AT)
+    staged = rows(bq, f"SELECT customer_id, email, _source_file FROM `{p['staging_table']}` ORDER BY 1")
+    assert staged == [
+        {"customer_id": "C1", "email": "latest@x.io", "_source_file": "customers_20261125.csv"},
+        {"customer_id": "C2", "email": "new@x.io", "_source_file": "customers_20261126.csv"},
+    ]
+
+
+def transaction(tid: str, amount: str, ts: str, batch: str, line: int, source="transactions_20261125.csv") -> dict:
+    return {"transaction_id": tid, "customer_id": "C1", "amount": amount, "currency": "EUR", "status": "settled",
+            "transaction_ts": ts, "_batch_id": batch, "_source_file": source, "_line_number": line,
+            "_ingested_at": INGESTED_AT}
+
+
+def test_merge_without_latest_by_updates_only_changed_rows_in_the_batch_partitions(clean, bq, settings, contracts):
+    contract = contracts["transactions"]
+    p = sql.template_params(settings, contract)
+    assert p["partition_day"] == "DATE(transaction_ts)"
+    insert(bq, p["raw_table"], [
+        transaction("T1", "10.00", "2026-11-25T10:00:00Z", "b1", 2),
+        transaction("T2", "20.00", "2026-11-26T10:00:00Z", "b1", 3),
+    ])
+    days = {"partition_min": "2026-11-25", "partition_max": "2026-11-26"}
+    run(bq, settings, "merge_staging.sql", p, batch_id="b1", ingested_at=INGESTED_AT, **days)
+    # same file dropped again (new batch): nothing changes, not even _source_file
+    insert(bq, p["raw_table"], [
+        transaction("T1", "10.00", "2026-11-25T10:00:00Z", "b2", 2, source="transactions_20261125_again.csv"),
+        transaction("T2", "25.00", "2026-11-26T10:00:00Z", "b2", 3, source="transactions_20261125_again.csv"),
+    ])
+    run(bq, settings, "merge_staging.sql", p, batch_id="b2", ingested_at=INGESTED_AT, **days)
+    staged = rows(bq, f"SELECT transaction_id, amount, _source_file FROM `{p['staging_table']}` ORDER BY 1")
+    assert staged == [
+        {"transaction_id": "T1", "amount": Decimal("10"), "_source_file": "transactions_20261125.csv"},
+        {"transaction_id": "T2", "amount": Decimal("25"), "_source_file": "transactions_20261125_again.csv"},
+    ]
+    # the reporting view follows staging after a refresh
+    view = p["reporting_views"][0]
+    bq.query(sql.refresh_statement(view)).result()
+    totals = rows(bq, f"SELECT transaction_date, total_amount FROM `{view}` ORDER BY 1")
+    assert [(str(r["transaction_date"]), r["total_amount"]) for r in totals] == [
+        ("2026-11-25", Decimal("10")), ("2026-11-26", Decimal("25"))]
+
+
+def test_audit_rewrites_a_retry_and_adds_a_rerun(clean, bq, settings, contracts):
+    contract = contracts["customers"]
+    records = [customer("C1", "a@x.io", "2026-11-25T10:00:00Z", "b1", 2)]
+    p = load_customers_batch(bq, settings, contract, "b1", records, rejected=("customers_20261125_v2.csv",))
+    publish_raw(bq, settings, p, "b1")
+    for attempt in (0, 0, 1):
+        run(bq, settings, "record_audit.sql", p, batch_id="b1", attempt=attempt, dag_run_id="run-1",
+            ingested_at=INGESTED_AT)
+    audit = rows(bq, f"SELECT attempt, source_file, status, rows_read, rows_loaded, rows_deadletter, reason "
+                     f"FROM `{p['audit_table']}` ORDER BY attempt, source_file")
+    assert audit == [
+        {"attempt": a, "source_file": "customers_20261125.csv", "status": "loaded", "rows_read": 1,
+         "rows_loaded": 1, "rows_deadletter": 0, "reason": None} for a in (0,)
+    ] + [
+        {"attempt": 0, "source_file": "customers_20261125_v2.csv", "status": "quarantined", "rows_read": 0,
+         "rows_loaded": 0, "rows_deadletter": 0, "reason": "bad header"},
+        {"attempt": 1, "source_file": "customers_20261125.csv", "status": "loaded", "rows_read": 1,
+         "rows_loaded": 1, "rows_deadletter": 0, "reason": None},
+        {"attempt": 1, "source_file": "customers_20261125_v2.csv", "status": "quarantined", "rows_read": 0,
+         "rows_loaded": 0, "rows_deadletter": 0, "reason": "bad header"},
+    ]
+
+
+def test_emulator_skips_materialized_view_options_so_terraform_keeps_them(bq, settings, contracts):
+    """DESIGN.md: the emulator silently does not create an MV with PARTITION BY/OPTIONS. Local
+    provisioning therefore creates plain MVs and Terraform adds the options. If this test fails,
+    the emulator learned them and provisioning can create the same MV as BigQuery."""
+    view = contracts["transactions"].reporting[0]
+    ref = f"{settings.project}.{schemas.dataset_names()['reporting']}.options_probe"
+    select = sql.reporting_select(settings, view)
+    bq.query(
+        f"CREATE MATERIALIZED VIEW `{ref}` PARTITION BY transaction_date "
+        f"OPTIONS (enable_refresh = true, refresh_interval_minutes = 30) AS {select}"
+    ).result()
+    with pytest.raises(NotFound):
+        bq.get_table(ref)
+    plain = bq.get_table(sql.reporting_view_ref(settings, view))
+    assert plain.table_type == "MATERIALIZED_VIEW"
+
+
+def test_identifiers_are_checked_and_values_never_inlined(settings, contracts):
+    with pytest.raises(ValueError, match="invalid BigQuery identifier"):
+        sql.table_ref(settings, "feedline_raw", "x`; DROP TABLE y; --")
+    for template in ("publish_batch.sql", "merge_staging.sql", "record_audit.sql"):
+        p = sql.template_params(settings, contracts["transactions"])
+        p |= {"target_table": p["raw_table"], "load_table": p["load_valid_table"], "target_columns": p["raw_columns"]}
+        text = sql.render(settings, template, params=p)
+        assert "@batch_id" in text and "'b1'" not in text
