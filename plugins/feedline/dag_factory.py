@@ -11,6 +11,7 @@ file is parsed: settings come from environment variables, contracts from the pac
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -32,6 +33,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from feedline import alerts, files, launch, naming, schemas, sql
 from feedline.contracts import Contract, load_contracts
 from feedline.settings import Settings, from_env
+
+log = logging.getLogger(__name__)
 
 GCP_CONN_ID = "google_cloud_default"
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -256,6 +259,12 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
                 project_id=settings.project, location=settings.bq_location
             )
             report = inspect_batch(client, settings, contract, batch_id, attempt, ingested_at)
+            # Parsed by the log-based metrics and alerts in terraform/modules/monitoring.
+            log.info(
+                "feedline_audit feed=%s batch_id=%s rows_read=%d rows_loaded=%d rows_deadletter=%d "
+                "deadletter_share=%.6f", feed, batch_id, report["rows_read"], report["rows_loaded"],
+                report["rows_deadletter"], report["share"],
+            )
             if report["lost"]:
                 raise AirflowFailException(f"rows lost between Beam and BigQuery: {report['lost']}")
             if report["quarantined"]:
@@ -353,6 +362,7 @@ def inspect_batch(client, settings: Settings, contract: Contract, batch_id: str,
     loaded = [a for a in audit if a["status"] == "loaded"]
     rows_read = sum(a["rows_read"] for a in loaded)
     rows_deadletter = sum(a["rows_deadletter"] for a in loaded)
+    rows_loaded = sum(a["rows_loaded"] for a in loaded)
     empty_day = "1970-01-01"  # no valid rows: the MERGE's source is empty anyway
     return {
         "files": {a["source_file"]: a["status"] for a in audit},
@@ -364,6 +374,7 @@ def inspect_batch(client, settings: Settings, contract: Contract, batch_id: str,
         },
         "rows_read": rows_read,
         "rows_deadletter": rows_deadletter,
+        "rows_loaded": rows_loaded,
         "share": rows_deadletter / rows_read if rows_read else 0.0,
         "reasons": [(r["reason"], r["n"]) for r in reasons],
         "partition_min": str(span["partition_min"] or empty_day),
