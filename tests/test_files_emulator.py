@@ -103,3 +103,19 @@ def test_backfill_copies_the_latest_archived_files_of_a_date(landing, gcs, setti
     assert names(gcs, settings.landing_bucket, "processing/") == []
     with pytest.raises(ValueError, match="needs a file date"):
         files.claim_files(gcs, settings, contract, "bf2", from_archive=True)
+
+
+def test_feedline_drop_uploads_under_the_feed_prefix(settings, contracts, gcs, tmp_path, capsys):
+    from feedline import cli
+
+    reset(settings, contracts)
+    sample = tmp_path / "transactions_20261125_manual.csv"
+    sample.write_text("transaction_id\n")
+    assert cli.main(["drop", str(sample)]) == 0
+    assert names(gcs, settings.landing_bucket) == ["transactions/transactions_20261125_manual.csv"]
+    assert "dropped gs://feedline-landing/transactions/" in capsys.readouterr().out
+    unknown = tmp_path / "orders_20261125.csv"
+    unknown.write_text("x\n")
+    assert cli.main(["drop", str(unknown)]) == 2
+    assert cli.main(["drop", str(unknown), "--feed", "customers"]) == 0
+    assert "customers/orders_20261125.csv" in names(gcs, settings.landing_bucket)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Iterable
 
 from feedline import schemas, sql
@@ -21,6 +22,12 @@ def _query(client, statement: str) -> list[tuple]:
     return [tuple(row.values()) for row in client.query(statement).result()]
 
 
+def fingerprint(client, table: str) -> str:
+    """Short hash of a table's whole content, order-independent: equal across demo runs."""
+    lines = sorted(repr(row) for row in _query(client, f"SELECT * FROM `{table}`"))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]
+
+
 def feed_section(client, settings: Settings, contract: Contract) -> str:
     p = sql.template_params(settings, contract)
     staging = _query(client, f"SELECT COUNT(*) FROM `{p['staging_table']}`")[0][0]
@@ -38,6 +45,8 @@ def feed_section(client, settings: Settings, contract: Contract) -> str:
         f"### Feed {contract.feed}",
         f"staging {p['staging_table']}: {staging} rows (one per {', '.join(contract.key)}); "
         f"raw history: {raw[0]} rows from {raw[1]} batch(es)",
+        f"content fingerprints: staging {fingerprint(client, p['staging_table'])}, reporting "
+        + ", ".join(fingerprint(client, v) for v in p["reporting_views"]),
         "",
         f"deadletter {p['deadletter_table']}, by reason (all batches):",
         table(["reason", "rows"], reasons) if reasons else "(none)",
