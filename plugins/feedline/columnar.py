@@ -70,7 +70,7 @@ import pyarrow.csv as pacsv
 
 from feedline.contracts import Column, Contract
 from feedline.csvio import FIELD_SIZE_LIMIT, GZIP_MAGIC, FileRejected, Record
-from feedline.outputs import DEADLETTER, VALID, Chunk, Stamp, deadletter_line, valid_line
+from feedline.outputs import DEADLETTER, VALID, Chunk, DeadletterLines, Stamp, valid_line
 from feedline.validation import (
     FileSummary,
     RowError,
@@ -145,11 +145,12 @@ class RecordBlock:
             self.offset,
         )
 
-    def record(self, i: int) -> Record:
+    def record(self, i: int, fields: list[str] | None = None) -> Record:
         """Record ``i`` as the reference reads it (csv on the record's own lines: the same
-        lines csv would be fed in the stream, because the boundaries are exact)."""
+        lines csv would be fed in the stream, because the boundaries are exact), unless its
+        ``fields`` are known already."""
         raw = self.raw(i)
-        fields = self.tokenized.get(i)
+        fields = fields if fields is not None else self.tokenized.get(i)
         if fields is None:
             fields = next(csv.reader(io.StringIO(raw, newline=""), strict=False))
         return Record(int(self.lines[i]), raw, fields)
@@ -672,7 +673,10 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarra
     offsets = _offsets(sub)
     lengths = np.diff(offsets)
     data = np.frombuffer(sub.buffers()[2], dtype=np.uint8) if len(sub) else np.zeros(20, np.uint8)
-    head = data[offsets[:-1, None] + np.arange(19)]
+    if len(sub) and (lengths == lengths[0]).all():  # one width (the usual case): a matrix view
+        head = data[offsets[0] : offsets[-1]].reshape(len(sub), int(lengths[0]))[:, :19]
+    else:
+        head = data[offsets[:-1, None] + np.arange(19)]
     digits = head[:, _DIGIT_AT].astype(np.int32) - 48
     shaped = (
         (digits.min(axis=1, initial=0) >= 0)
@@ -839,33 +843,38 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
     clean = widths == width
     if block.tokenized:
         clean[list(block.tokenized)] = False
-    # Control bytes beyond the record's own line end: quoted line ends, tabs, NUL.
-    controls = np.flatnonzero(span < 0x20) + base
+    # Control bytes beyond the record's own line end: quoted line ends, tabs, NUL. Counted
+    # first: most blocks have none, and then no record needs looking at.
     last = ends - 1
     ends_lf = a[last] == LF
     crlf = ends_lf & (last - 1 >= starts)
     crlf[crlf] = a[last[crlf] - 1] == CR
     terminator = np.where(ends_lf, 1 + crlf, a[last] == CR)
-    extra = (np.searchsorted(controls, ends) - np.searchsorted(controls, starts)) > terminator
-    escape |= extra
-    nul = np.flatnonzero(span == 0) + base
-    if len(nul):
-        clean[_owners(starts, nul)] = False
-    backslashes = np.flatnonzero(span == BACKSLASH) + base
-    if len(backslashes):
+    extra = np.zeros(n, dtype=bool)
+    is_control = span < 0x20
+    if np.count_nonzero(is_control) > terminator.sum():
+        controls = np.flatnonzero(is_control) + base
+        extra = (np.searchsorted(controls, ends) - np.searchsorted(controls, starts)) > terminator
+        escape |= extra
+        nul = controls[a[controls] == 0]
+        if len(nul):
+            clean[_owners(starts, nul)] = False
+    if block.data.find(b"\\", base, stop) >= 0:
+        backslashes = np.flatnonzero(span == BACKSLASH) + base
         escape[_owners(starts, backslashes)] = True
-    high = np.flatnonzero(span >= 0x80)
-    if len(high):
+    ascii_only = int(span.max()) < 0x80
+    if not ascii_only:
         try:
             block.data[base:stop].decode("utf-8")
         except UnicodeDecodeError:
-            for i in np.unique(_owners(starts, high + base)).tolist():
+            high = np.flatnonzero(span >= 0x80) + base
+            for i in np.unique(_owners(starts, high)).tolist():
                 try:
                     block.data[starts[i] : ends[i]].decode("utf-8")
                 except UnicodeDecodeError:
                     clean[i] = False
     quoted_newlines = bool(len(quotes) and (extra & clean).any())
-    return _BlockFacts(clean, escape, ascii_only=len(high) == 0, quoted_newlines=quoted_newlines)
+    return _BlockFacts(clean, escape, ascii_only=ascii_only, quoted_newlines=quoted_newlines)
 
 
 def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_values: bool) -> pa.Table | None:
@@ -885,7 +894,7 @@ def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_v
         table = pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(
-                column_names=names, use_threads=False, block_size=min(max(data.size + 1, 1 << 20), 1 << 30)
+                column_names=names, use_threads=True, block_size=1 << 20
             ),
             parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
             convert_options=pacsv.ConvertOptions(
@@ -895,6 +904,17 @@ def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_v
     except pa.ArrowInvalid:
         return None
     return table if table.num_rows == len(index) else None
+
+
+def rejected_positions(index: np.ndarray, rejected: np.ndarray) -> np.ndarray:
+    """Rows of the Arrow table (one per clean record, in order) holding ``rejected`` records."""
+    return np.searchsorted(index, rejected)
+
+
+def _rows_of(table: pa.Table, rows: np.ndarray) -> list[list[str]]:
+    """Fields of some table rows, as csv gives them (lists of str)."""
+    columns = [column.to_pylist() for column in table.take(pa.array(rows)).columns]
+    return [list(values) for values in zip(*columns)]
 
 
 class ColumnarValidator:
@@ -971,14 +991,18 @@ class ColumnarValidator:
                     if extremes["min"] is not None:
                         summary.partition_min = min(summary.partition_min or extremes["min"], extremes["min"])
                         summary.partition_max = max(summary.partition_max or extremes["max"], extremes["max"])
-        # What the fast path did not accept, the reference decides (and gives the reason).
+        # What the fast path did not accept, the reference decides (and gives the reason). For
+        # clean records Arrow's fields are csv's: only the others are read by csv again.
         valid, dead = [], []
+        dead_line = DeadletterLines(stamp)
+        rejected = index[~ok] if table is not None else np.empty(0, np.int64)
+        fields = dict(zip(rejected.tolist(), _rows_of(table, rejected_positions(index, rejected)))) if len(rejected) else {}
         for i in np.flatnonzero(~fast).tolist():
-            record = block.record(i)
+            record = block.record(i, fields.get(i))
             outcome = validate_record(self.contract, positions, width, record)
             summary.add(outcome, self.day_column)
             if isinstance(outcome, RowError):
-                dead.append(deadletter_line(record, outcome, stamp))
+                dead.append(dead_line(record, outcome))
             else:
                 valid.append(valid_line(outcome, stamp, record.line_number))
         if valid:

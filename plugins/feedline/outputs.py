@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Iterator
 
 from feedline.contracts import Contract
 from feedline.csvio import FileRejected, Record, iter_records
-from feedline.validation import FileSummary, RowError, partition_column, validate_records
+from feedline.validation import UNDECODABLE, FileSummary, RowError, partition_column, validate_records
 
 VALID, DEADLETTER = "valid", "deadletter"
 ROWS_PER_CHUNK = 20_000
@@ -74,15 +74,39 @@ def valid_line(row: dict[str, Any], stamp: Stamp, line_number: int) -> str:
     return dumps({**row, **stamp.where(line_number)})
 
 
+def deadletter_row(record: Record, error: RowError, stamp: Stamp) -> dict[str, Any]:
+    return {
+        **stamp.where(record.line_number),
+        "raw_line": printable(record.raw),
+        "reason": error.key,
+        "column_name": error.column,
+    }
+
+
+def _string(value: str | None) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+class DeadletterLines:
+    """deadletter_line for one file, without building a dict per row: the stamp's part of the
+    line is rendered once. Same bytes as dumps(deadletter_row(...)) (a test checks)."""
+
+    def __init__(self, stamp: Stamp):
+        self.head = f'{{"_batch_id":{_string(stamp.batch_id)},"_ingested_at":{_string(stamp.ingested_at)},"_line_number":'
+        self.middle = f',"_source_file":{_string(stamp.source_file)},"column_name":'
+
+    def __call__(self, record: Record, error: RowError) -> str:
+        raw = record.raw
+        if UNDECODABLE.search(raw):
+            raw = printable(raw)
+        return (
+            f"{self.head}{record.line_number}{self.middle}{_string(error.column)},"
+            f'"raw_line":{_string(raw)},"reason":{_string(error.key)}}}'
+        )
+
+
 def deadletter_line(record: Record, error: RowError, stamp: Stamp) -> str:
-    return dumps(
-        {
-            **stamp.where(record.line_number),
-            "raw_line": printable(record.raw),
-            "reason": error.key,
-            "column_name": error.column,
-        }
-    )
+    return DeadletterLines(stamp)(record, error)
 
 
 def summary_row(summary: FileSummary, source_file: str) -> dict[str, Any]:
@@ -141,11 +165,12 @@ def row_outputs(contract: Contract, stream: BinaryIO, stamp: Stamp) -> Iterator[
     summary = FileSummary(contract.feed, reasons={})
     day_column = partition_column(contract)
     buffer = ChunkBuffer()
+    dead_line = DeadletterLines(stamp)
     try:
         for record, outcome in validate_records(contract, iter_records(stream)):
             summary.add(outcome, day_column)
             if isinstance(outcome, RowError):
-                chunk = buffer.add(DEADLETTER, deadletter_line(record, outcome, stamp))
+                chunk = buffer.add(DEADLETTER, dead_line(record, outcome))
             else:
                 chunk = buffer.add(VALID, valid_line(outcome, stamp, record.line_number))
             if chunk:

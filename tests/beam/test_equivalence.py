@@ -189,3 +189,18 @@ def csv_files(draw):
 def test_random_csv_gives_identical_outputs(case):
     contract, data, block_sizes = case
     both_paths(contract, data, block_sizes=block_sizes)
+
+
+@pytest.mark.parametrize(
+    "raw, column, reason",
+    [("a,b\r\n", None, "wrong number of fields: expected 6"), ('x,"q""uote",\udce9\n', "name", "not valid UTF-8"),
+     ("é😀\t\x00\u2028\n", "ts", "ts: timestamp does not exist"), ("", None, "")],
+)
+def test_deadletter_lines_are_dumps_of_the_deadletter_row(raw, column, reason):
+    from feedline.csvio import Record
+    from feedline.outputs import DeadletterLines, deadletter_row, dumps
+    from feedline.validation import RowError
+
+    record = Record(7, raw, [])
+    error = RowError(reason.split(": ", 1)[-1], column) if column else RowError(reason)
+    assert DeadletterLines(STAMP)(record, error) == dumps(deadletter_row(record, error, STAMP))
