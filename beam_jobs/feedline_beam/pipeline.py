@@ -33,7 +33,6 @@ In the cloud the same options arrive as flex template parameters (see beam_jobs/
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import posixpath
