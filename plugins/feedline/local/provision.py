@@ -6,7 +6,7 @@ The cloud gets the same things from Terraform, which reads the same contract fil
 
 from __future__ import annotations
 
-from google.api_core.exceptions import Conflict
+from google.api_core.exceptions import Conflict, NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
 
@@ -72,8 +72,6 @@ def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
 
 
 def _table_exists(bq: bigquery.Client, table_id: str) -> bool:
-    from google.api_core.exceptions import NotFound
-
     try:
         bq.get_table(table_id)
     except NotFound:
