@@ -58,6 +58,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ from feedline.validation import (
     validate_record,
 )
 
+LOG = logging.getLogger(__name__)
 BLOCK_SIZE = 16 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
 QUOTE, COMMA, LF, CR, BACKSLASH = 34, 44, 10, 13, 92
@@ -901,9 +903,14 @@ def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_v
                 column_types={name: pa.string() for name in names}, strings_can_be_null=False
             ),
         )
-    except pa.ArrowInvalid:
+    except pa.ArrowInvalid as exc:
+        LOG.warning("Arrow could not read a block of %d records (%s); the reference reads them", len(index), exc)
         return None
-    return table if table.num_rows == len(index) else None
+    if table.num_rows != len(index):
+        LOG.warning("Arrow read %d rows where the scan found %d records; the reference reads them",
+                    table.num_rows, len(index))
+        return None
+    return table
 
 
 def rejected_positions(index: np.ndarray, rejected: np.ndarray) -> np.ndarray:
