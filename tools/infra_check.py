@@ -10,10 +10,12 @@ Cloud Build. Everything else runs on any machine:
 - every IAM grant: no basic role, no authoritative binding/policy, each role in the allow-list
   of the service account (or service agent) it is granted to;
 - every alert policy has notification channels;
-- every environment composes the modules the same way (only env.tf and terraform.tfvars differ);
+- every environment is a thin root: backend, provider, one call of modules/platform (where the
+  modules are composed, once), its name (env.tf) and settings (terraform.tfvars), and nothing else;
 - the provider-free modules, evaluated by terraform itself, give exactly the tables, views and
   packages the Python side derives (feedline.schemas, contracts, requirements.txt), and their
-  outputs fit the variables of the modules that consume them;
+  outputs and each environment's settings, passed through its own module call, fit the variables
+  of the modules that consume them;
 - cloudbuild.yaml validates against the Cloud Build schema, every step has an id and an explicit
   waitFor naming earlier steps, and every $_SUBSTITUTION is declared (and every declared one used).
 
@@ -97,8 +99,13 @@ AGENT_PATTERNS = {
 }
 ROLE_RE = re.compile(r"roles/[A-Za-z0-9_.]+")
 
-# Files that must be identical in every environment (they differ only in env.tf and tfvars).
-SHARED_ENV_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
+# An environment is a thin root: these files, and in them only what a root must hold.
+ENV_FILES = ("versions.tf", "main.tf", "variables.tf", "outputs.tf", "env.tf", "terraform.tfvars")
+# moved.tf (optional): the link to environments/moved.tf, the state migration into module.platform.
+ENV_OPTIONAL_FILES = ("moved.tf", ".terraform.lock.hcl")
+PLATFORM_SOURCE = "../../modules/platform"
+# Top-level blocks an environment may have (resources, data sources, other modules: platform's).
+ENV_BLOCKS = {"terraform", "provider", "variable", "output", "locals", "module", "moved"}
 
 
 # --- HCL helpers ------------------------------------------------------------------------------
@@ -277,27 +284,65 @@ def alert_problems(root: Path) -> list[str]:
     return problems
 
 
-def environment_problems(root: Path) -> list[str]:
-    """Environments differ only in env.tf and terraform.tfvars."""
+def environments(root: Path) -> list[Path]:
     folder = root / "environments"
-    envs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def environment_problems(root: Path) -> list[str]:
+    """Every environment is a thin root: it calls modules/platform once and does nothing else.
+
+    The composition lives in modules/platform only, so it cannot drift between environments: an
+    environment may configure the backend and provider, declare variables and outputs, name itself
+    (locals in env.tf) and call the platform module once; no resource, data source, other module,
+    extra file or second module call. moved blocks (the state migration) may only move into
+    module.platform."""
+    envs = environments(root)
     problems = []
     if not {"dev", "prod"} <= {p.name for p in envs}:
-        problems.append(f"{folder}: needs dev and prod, found {[p.name for p in envs]}")
+        problems.append(f"{root / 'environments'}: needs dev and prod, found {[p.name for p in envs]}")
+    if not (root / "modules" / "platform" / "main.tf").is_file():
+        problems.append("modules/platform/main.tf is missing")
     for env in envs:
-        for name in (*SHARED_ENV_FILES, "env.tf", "terraform.tfvars"):
+        where = f"environments/{env.name}"
+        for name in ENV_FILES:
             if not (env / name).is_file():
-                problems.append(f"environments/{env.name}: {name} is missing")
-    if envs:
-        first = envs[0]
-        for env in envs[1:]:
-            for name in SHARED_ENV_FILES:
-                a, b = first / name, env / name
-                if a.is_file() and b.is_file() and a.read_text() != b.read_text():
+                problems.append(f"{where}: {name} is missing")
+        for path in sorted(env.iterdir()):
+            if path.is_file() and path.name not in (*ENV_FILES, *ENV_OPTIONAL_FILES):
+                problems.append(f"{where}: {path.name}: an environment holds only {', '.join(ENV_FILES)}")
+        parsed, parse_errors = parse_tree(env)
+        problems += [f"{where}/{p}" for p in parse_errors]
+        calls = []
+        for path, doc in parsed.items():
+            rel = f"{where}/{path.name}"
+            if path.suffix == ".tfvars":
+                continue
+            for kind, blocks in doc.items():
+                if kind.startswith("__"):  # python-hcl2's __comments__ and the like
+                    continue
+                if kind not in ENV_BLOCKS:
+                    problems.append(f"{rel}: {kind} blocks belong in modules/platform, not in an environment")
+                elif kind == "module":
+                    for named in blocks:
+                        for name, body in named.items():
+                            calls.append((rel, unquote(name), literal(body.get("source"))))
+                elif kind == "moved":
+                    for move in blocks:
+                        if not str(move.get("to", "")).startswith("${module.platform."):
+                            problems.append(f"{rel}: moved to {move.get('to')}: only into module.platform")
+                elif kind == "locals" and path.name != "env.tf":
                     problems.append(
-                        f"environments/{env.name}/{name} differs from environments/{first.name}/{name}; "
-                        "put environment differences in env.tf or terraform.tfvars"
+                        f"{rel}: locals belong in env.tf (the environment's name) or modules/platform"
                     )
+        for rel, name, source in calls:
+            if name != "platform" or source != PLATFORM_SOURCE:
+                problems.append(
+                    f'{rel}: module "{name}" (source {source}): an environment calls only '
+                    f'module "platform" (source {PLATFORM_SOURCE}); compose modules in modules/platform'
+                )
+        if sum(1 for _, name, source in calls if (name, source) == ("platform", PLATFORM_SOURCE)) != 1:
+            problems.append(f'{where}: needs exactly one module "platform" call (source {PLATFORM_SOURCE})')
     return problems
 
 
@@ -422,31 +467,22 @@ def checkov_skip_problems(root: Path) -> list[str]:
 # --- Evaluating the provider-free modules -------------------------------------------------------
 
 
-def evaluate(
-    modules: dict[str, dict[str, Any]],
-    outputs: dict[str, str],
-    workdir: Path,
-    root_files: tuple[Path, ...] = (),
-    variables: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Run terraform on a throw-away root that calls the given modules and return its outputs.
-
-    modules: name -> {"source": absolute module dir, **arguments (JSON values or "${...}")}.
-    root_files are copied into the root (e.g. an environment's variables.tf and tfvars);
-    variables are passed with -var. Works offline because nothing here has a provider."""
-    root = workdir / "root"
-    root.mkdir(parents=True, exist_ok=True)
+def write_modules_json(folder: Path, modules: dict[str, dict[str, Any]], outputs: dict[str, str]) -> None:
+    """folder/main.tf.json calling the given modules (absolute sources made relative)."""
+    folder.mkdir(parents=True, exist_ok=True)
     module_blocks = {}
     for name, args in modules.items():
-        source = os.path.relpath(args["source"], root)
+        source = os.path.relpath(args["source"], folder)
         module_blocks[name] = {**args, "source": source if source.startswith("..") else f"./{source}"}
-    config = {
-        "module": module_blocks,
-        "output": {name: {"value": expr} for name, expr in outputs.items()},
-    }
-    (root / "main.tf.json").write_text(json.dumps(config, indent=2))
-    for path in root_files:
-        shutil.copy(path, root / path.name)
+    config: dict[str, Any] = {"module": module_blocks}
+    if outputs:
+        config["output"] = {name: {"value": expr} for name, expr in outputs.items()}
+    (folder / "main.tf.json").write_text(json.dumps(config, indent=2))
+
+
+def apply_root(root: Path, variables: dict[str, str] | None = None) -> dict[str, Any]:
+    """init (no backend) + apply with local state in root, and its outputs. Works offline as long
+    as nothing in root needs a provider."""
     var_args = [f"-var={name}={value}" for name, value in (variables or {}).items()]
     env = terraform_env()
     for args in (["init", "-backend=false"], ["apply", "-auto-approve", "-lock=false", *var_args]):
@@ -467,6 +503,15 @@ def evaluate(
         check=True,
     )
     return {name: out["value"] for name, out in json.loads(result.stdout).items()}
+
+
+def evaluate(modules: dict[str, dict[str, Any]], outputs: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """Run terraform on a throw-away root that calls the given modules and return its outputs.
+
+    modules: name -> {"source": absolute module dir, **arguments (JSON values or "${...}")}."""
+    root = workdir / "root"
+    write_modules_json(root, modules, outputs)
+    return apply_root(root)
 
 
 def derived_layout(
@@ -493,26 +538,38 @@ def derived_layout(
 def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[str]:
     """Each environment's values fit the modules that consume them, with the real derived values.
 
-    For every environment, a throw-away root holds the environment's own variables.tf and
-    terraform.tfvars and passes them, with the outputs of the provider-free modules, to copies of
-    the consuming modules' variables.tf (the modules themselves need the google provider). So a
-    tfvars value of the wrong shape, or a derived value a module cannot take, fails here."""
+    For every environment, terraform evaluates a copy of the environment root (its module call,
+    env.tf, variables.tf and terraform.tfvars; not versions.tf, outputs.tf and moved.tf, which need
+    the provider and the real module) against a stand-in for modules/platform: the real
+    modules/platform/variables.tf, and a main.tf that passes those variables and the outputs of the
+    provider-free modules to copies of the consuming modules' variables.tf (the modules themselves
+    need the google provider). So a tfvars value of the wrong shape, a module call the platform
+    does not accept, or a derived value a module cannot take fails here."""
     problems = []
-    for env in sorted(p for p in (root / "environments").iterdir() if (p / "variables.tf").is_file()):
+    for env in environments(root):
+        if not (env / "main.tf").is_file():
+            continue
         with tempfile.TemporaryDirectory(prefix="feedline-tf-") as tmp:
-            stubs = Path(tmp) / "stubs"
-            for name in ("bigquery", "monitoring", "composer"):
+            stubs = Path(tmp) / "modules"
+            for name in ("bigquery", "monitoring", "composer", "platform"):
                 (stubs / name).mkdir(parents=True)
                 shutil.copy(root / "modules" / name / "variables.tf", stubs / name / "variables.tf")
+            write_modules_json(stubs / "platform", consumer_modules(root, stubs, contracts_dir), {})
+            # Same place relative to the stubs as the environment to modules/: its source resolves.
+            copy = Path(tmp) / "environments" / env.name
+            copy.mkdir(parents=True)
+            for path in env.iterdir():
+                if path.is_file() and path.name not in ("versions.tf", "outputs.tf", "moved.tf"):
+                    shutil.copy(path, copy / path.name)
             try:
-                evaluate(
-                    consumer_modules(root, stubs, contracts_dir),
-                    {"ok": "${true}"},
-                    Path(tmp),
-                    root_files=tuple(
-                        p for p in (env / "variables.tf", env / "terraform.tfvars") if p.is_file()
-                    ),
-                    variables={"project_id": "p", "trigger_source_bucket": "b", "trigger_source_object": "o"},
+                apply_root(
+                    copy,
+                    variables={
+                        "project_id": "p",
+                        "region": "europe-west1",
+                        "trigger_source_bucket": "b",
+                        "trigger_source_object": "o",
+                    },
                 )
             except RuntimeError as exc:
                 problems.append(f"environments/{env.name}: values do not fit the modules' variables: {exc}")
@@ -520,8 +577,8 @@ def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[st
 
 
 def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dict[str, dict[str, Any]]:
-    """The module calls of environments/*/main.tf that take derived values or tfvars, with the
-    same arguments where those come from variables (resource attributes are stand-ins)."""
+    """The module calls of modules/platform/main.tf that take derived values or settings, with the
+    same arguments where those come from its variables (resource attributes are stand-ins)."""
     feed_tables: dict[str, Any] = {
         "source": str(root / "modules" / "feed_tables"),
         "project_id": "${var.project_id}",
@@ -535,39 +592,39 @@ def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dic
         "bigquery": {
             "source": str(stubs / "bigquery"),
             "project_id": "${var.project_id}",
-            "location": "${var.bigquery_location}",
+            "location": "${var.settings.bigquery_location}",
             "datasets": "${module.feed_tables.datasets}",
             "tables": "${module.feed_tables.tables}",
             "views": "${module.feed_tables.views}",
             "members": members,
-            "raw_partition_expiration_days": "${var.raw_partition_expiration_days}",
-            "deletion_protection": "${var.deletion_protection}",
+            "raw_partition_expiration_days": "${var.settings.raw_partition_expiration_days}",
+            "deletion_protection": "${var.settings.deletion_protection}",
         },
         "monitoring": {
             "source": str(stubs / "monitoring"),
             "project_id": "${var.project_id}",
-            "env": "test",
-            "composer_environment": "feedline-test",
+            "env": "${var.env}",
+            "composer_environment": "feedline-${var.env}",
             "feeds": "${module.feed_tables.feeds}",
-            "slack": "${var.slack}",
-            "pagerduty_service_key_secret": "${var.pagerduty_service_key_secret}",
+            "slack": "${var.settings.slack}",
+            "pagerduty_service_key_secret": "${var.settings.pagerduty_service_key_secret}",
         },
         "composer": {
             "source": str(stubs / "composer"),
             "project_id": "${var.project_id}",
             "region": "${var.region}",
-            "name": "feedline-test",
-            "image_version": "${var.composer.image_version}",
-            "environment_size": "${var.composer.environment_size}",
-            "resilience_mode": "${var.composer.resilience_mode}",
-            "workloads": "${var.composer.workloads}",
+            "name": "feedline-${var.env}",
+            "image_version": "${var.settings.composer.image_version}",
+            "environment_size": "${var.settings.composer.environment_size}",
+            "resilience_mode": "${var.settings.composer.resilience_mode}",
+            "workloads": "${var.settings.composer.workloads}",
             "service_account_email": "composer@p.iam.gserviceaccount.com",
             "members": members,
             "pypi_packages": "${module.pypi.packages}",
-            "alert_connections": "${var.airflow_alert_connections}",
+            "alert_connections": "${var.settings.airflow_alert_connections}",
             "feedline": {
-                "env": "test",
-                "bq_location": "${var.bigquery_location}",
+                "env": "${var.env}",
+                "bq_location": "${var.settings.bigquery_location}",
                 "landing_bucket": "l",
                 "archive_bucket": "a",
                 "quarantine_bucket": "q",

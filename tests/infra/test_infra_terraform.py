@@ -194,19 +194,71 @@ def test_alert_check_reports_a_policy_without_channels(infra_check, repo_copy, e
 # --- environments -----------------------------------------------------------------------------
 
 
-def test_environments_differ_only_in_env_and_tfvars(infra_check, tf_root):
+def test_environments_are_thin_roots_calling_the_platform_module(infra_check, tf_root):
     assert {p.name for p in (tf_root / "environments").iterdir()} >= {"dev", "prod"}
     assert infra_check.environment_problems(tf_root) == []
 
 
-def test_environment_check_reports_drift(infra_check, repo_copy, edit):
-    edit(
-        repo_copy / "terraform" / "environments" / "prod" / "main.tf",
-        'module "monitoring" {',
-        'module "monitor" {',
+def test_environments_repeat_no_composition(tf_root):
+    """The composition is written once, in modules/platform: no environment calls another module."""
+    for env in ("dev", "prod"):
+        text = "\n".join(p.read_text() for p in (tf_root / "environments" / env).glob("*.tf"))
+        assert re.findall(r'^module "(\w+)"', text, re.M) == ["platform"], env
+        assert not re.search(r"^(resource|data) ", text, re.M), env
+    platform = (tf_root / "modules" / "platform" / "main.tf").read_text()
+    assert {"feed_tables", "buckets", "composer", "trigger", "monitoring"} <= set(
+        re.findall(r'^module "(\w+)"', platform, re.M)
+    )
+
+
+def test_environment_check_reports_a_module_called_from_an_environment(infra_check, repo_copy):
+    (repo_copy / "terraform" / "environments" / "prod" / "main.tf").write_text(
+        (repo_copy / "terraform" / "environments" / "prod" / "main.tf").read_text()
+        + '\nmodule "monitor" {\n  source = "../../modules/monitoring"\n}\n'
     )
     problems = infra_check.environment_problems(repo_copy / "terraform")
-    assert problems and "prod/main.tf differs" in problems[0]
+    assert problems == [
+        'environments/prod/main.tf: module "monitor" (source ../../modules/monitoring): an environment '
+        'calls only module "platform" (source ../../modules/platform); compose modules in modules/platform'
+    ], problems
+
+
+def test_environment_check_reports_a_resource_in_an_environment(infra_check, repo_copy):
+    (repo_copy / "terraform" / "environments" / "dev" / "extra.tf").write_text(
+        'resource "google_project_service" "x" {\n  service = "x.googleapis.com"\n}\n'
+    )
+    problems = infra_check.environment_problems(repo_copy / "terraform")
+    assert any("environments/dev: extra.tf: an environment holds only" in p for p in problems), problems
+    assert any("environments/dev/extra.tf: resource blocks belong in modules/platform" in p for p in problems)
+
+
+def test_environment_check_reports_a_missing_or_repointed_platform_call(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "environments" / "dev" / "main.tf",
+        '"../../modules/platform"',
+        '"../../modules/platform_copy"',
+    )
+    (repo_copy / "terraform" / "environments" / "prod" / "env.tf").unlink()
+    problems = infra_check.environment_problems(repo_copy / "terraform")
+    assert (
+        'environments/dev: needs exactly one module "platform" call (source ../../modules/platform)'
+        in problems
+    )
+    assert "environments/prod: env.tf is missing" in problems
+
+
+def test_state_moves_are_written_once_and_only_into_the_platform(infra_check, tf_root, repo_copy, edit):
+    for env in ("dev", "prod"):
+        moved = tf_root / "environments" / env / "moved.tf"
+        assert moved.is_symlink() and moved.resolve() == (tf_root / "environments" / "moved.tf").resolve()
+    edit(
+        repo_copy / "terraform" / "environments" / "dev" / "moved.tf",
+        "to   = module.platform.module.monitoring",
+        "to   = module.monitoring_v2",
+    )
+    assert infra_check.environment_problems(repo_copy / "terraform") == [
+        "environments/dev/moved.tf: moved to ${module.monitoring_v2}: only into module.platform"
+    ]
 
 
 def test_every_module_has_its_files(tf_root: Path):

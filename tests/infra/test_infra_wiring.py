@@ -129,6 +129,17 @@ def test_interface_check_reports_a_tfvars_value_of_the_wrong_shape(infra_check, 
     assert '"max_count" is required' in problems[0]
 
 
+def test_interface_check_reports_a_platform_call_the_module_does_not_take(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "environments" / "dev" / "main.tf",
+        "settings       = var.settings",
+        "setting        = var.settings",
+    )
+    problems = infra_check.interface_problems(repo_copy / "terraform")
+    assert len(problems) == 1 and problems[0].startswith("environments/dev:"), problems
+    assert 'argument "settings" is required' in problems[0] or "Unsupported argument" in problems[0]
+
+
 def test_wiring_check_reports_a_terraform_derivation_that_drifts(infra_check, repo_copy, edit):
     # Break the derivation: staging no longer honours required columns.
     edit(

@@ -1,36 +1,41 @@
 # prod: zone-redundant Composer, long retention, Slack and PagerDuty.
-composer = {
-  # Pin a full build here (composer-3-airflow-3.x.y-build.z) once dev has run it.
-  image_version    = "composer-3-airflow-3"
-  environment_size = "ENVIRONMENT_SIZE_MEDIUM"
-  resilience_mode  = "HIGH_RESILIENCE"
-  workloads = {
-    scheduler     = { cpu = 1, memory_gb = 4, storage_gb = 1, count = 2 }
-    dag_processor = { cpu = 1, memory_gb = 4, storage_gb = 1, count = 2 }
-    triggerer     = { cpu = 0.5, memory_gb = 1, count = 2 }
-    web_server    = { cpu = 1, memory_gb = 4, storage_gb = 1 }
-    worker        = { cpu = 2, memory_gb = 8, storage_gb = 5, min_count = 2, max_count = 6 }
+# region: Cloud Build's _REGION overrides it (-var); the rest is modules/platform's settings.
+region = "europe-west1"
+
+settings = {
+  composer = {
+    # Pin a full build here (composer-3-airflow-3.x.y-build.z) once dev has run it.
+    image_version    = "composer-3-airflow-3"
+    environment_size = "ENVIRONMENT_SIZE_MEDIUM"
+    resilience_mode  = "HIGH_RESILIENCE"
+    workloads = {
+      scheduler     = { cpu = 1, memory_gb = 4, storage_gb = 1, count = 2 }
+      dag_processor = { cpu = 1, memory_gb = 4, storage_gb = 1, count = 2 }
+      triggerer     = { cpu = 0.5, memory_gb = 1, count = 2 }
+      web_server    = { cpu = 1, memory_gb = 4, storage_gb = 1 }
+      worker        = { cpu = 2, memory_gb = 8, storage_gb = 5, min_count = 2, max_count = 6 }
+    }
   }
-}
 
-retention = {
-  archive_days    = 400
-  quarantine_days = 180
-}
+  retention = {
+    archive_days    = 400
+    quarantine_days = 180
+  }
 
-# Raw history is the audit trail of every batch: kept.
-raw_partition_expiration_days = null
-deletion_protection           = true
+  # Raw history is the audit trail of every batch: kept.
+  raw_partition_expiration_days = null
+  deletion_protection           = true
 
-slack = {
-  channel_name      = "#feedline-alerts"
-  auth_token_secret = "feedline-slack-token"
-}
+  slack = {
+    channel_name      = "#feedline-alerts"
+    auth_token_secret = "feedline-slack-token"
+  }
 
-pagerduty_service_key_secret = "feedline-pagerduty-key"
+  pagerduty_service_key_secret = "feedline-pagerduty-key"
 
-# Secrets airflow-connections-feedline_slack and airflow-connections-feedline_pagerduty.
-airflow_alert_connections = {
-  slack     = "feedline_slack"
-  pagerduty = "feedline_pagerduty"
+  # Secrets airflow-connections-feedline_slack and airflow-connections-feedline_pagerduty.
+  airflow_alert_connections = {
+    slack     = "feedline_slack"
+    pagerduty = "feedline_pagerduty"
+  }
 }

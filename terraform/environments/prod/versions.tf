@@ -1,14 +1,7 @@
+# The root's own part: state backend and provider configuration. Terraform and provider versions
+# are pinned in modules/platform/versions.tf.
 terraform {
-  required_version = ">= 1.5"
-
-  required_providers {
-    google = {
-      source  = "hashicorp/google"
-      version = ">= 6.30, < 7.0"
-    }
-  }
-
-  # Bucket and prefix come from Cloud Build: terraform init -backend-config=bucket=... -backend-config=prefix=...
+  # Bucket and prefix (feedline/prod) come from Cloud Build: terraform init -backend-config=...
   backend "gcs" {}
 }
 
