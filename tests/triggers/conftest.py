@@ -1,0 +1,35 @@
+"""Fixtures of the trigger function tests: triggers/main.py loaded as a module (it is deployed as
+a bare folder, not a package), and the feed map derived from the contracts."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TRIGGER_MAIN = REPO / "triggers" / "main.py"
+
+
+@pytest.fixture(scope="session")
+def trigger() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("feedline_trigger_main", TRIGGER_MAIN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def feeds_json() -> str:
+    from feedline.trigger_config import feeds_json
+
+    return feeds_json()
+
+
+@pytest.fixture(scope="session")
+def feeds(trigger, feeds_json):
+    return trigger.load_feeds(feeds_json)
