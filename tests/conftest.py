@@ -9,9 +9,6 @@ import socket
 import pytest
 
 from feedline.contracts import load_contracts
-from feedline.settings import REPO_ROOT
-
-CONFORMANCE = REPO_ROOT.parent / "shared" / "conformance"
 
 
 def free_port() -> int:

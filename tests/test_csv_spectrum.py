@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from conftest import CONFORMANCE
 from feedline.csvio import iter_records
-
-SPECTRUM = CONFORMANCE / "csv-spectrum"
-CASES = sorted(p.stem for p in (SPECTRUM / "csvs").glob("*.csv"))
-
-# Upstream's expected JSON for location_coordinates carries a different phone number than its
-# CSV (and is an object, not a list); the CSV is the data, so the expectation is corrected here.
-ERRATA = {"location_coordinates": {"Contact Phone Number": "2095257564"}}
-
-
-def expected_records(name: str) -> list[dict[str, str]]:
-    expected = json.loads((SPECTRUM / "json" / f"{name}.json").read_text(encoding="utf-8"))
-    expected = expected if isinstance(expected, list) else [expected]
-    return [{**record, **ERRATA.get(name, {})} for record in expected]
+from support import SPECTRUM, SPECTRUM_CASES as CASES, spectrum_expected as expected_records
 
 
 def parsed_records(name: str) -> list[dict[str, str]]:

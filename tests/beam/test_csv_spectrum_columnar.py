@@ -4,8 +4,6 @@ the suite's expected records (with the same erratum as tests/test_csv_spectrum.p
 from __future__ import annotations
 
 import io
-import json
-from pathlib import Path
 
 import pytest
 
@@ -14,15 +12,7 @@ from feedline.contracts import parse_contract
 
 from .helpers import both_paths
 
-SPECTRUM = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "csv-spectrum"
-CASES = sorted(p.stem for p in (SPECTRUM / "csvs").glob("*.csv"))
-ERRATA = {"location_coordinates": {"Contact Phone Number": "2095257564"}}
-
-
-def expected_records(name: str) -> list[dict[str, str]]:
-    expected = json.loads((SPECTRUM / "json" / f"{name}.json").read_text(encoding="utf-8"))
-    expected = expected if isinstance(expected, list) else [expected]
-    return [{**record, **ERRATA.get(name, {})} for record in expected]
+from support import SPECTRUM, SPECTRUM_CASES as CASES, spectrum_expected as expected_records
 
 
 def data(name: str) -> bytes:
