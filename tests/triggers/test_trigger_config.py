@@ -15,7 +15,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from feedline.contracts import load_contracts
 from feedline.trigger_config import feeds_config, feeds_json, main
@@ -66,8 +65,7 @@ def hcl_feeds_expression() -> tuple[Path, str]:
 
 def test_terraform_derives_the_same_feed_map(tmp_path):
     terraform = shutil.which("terraform")
-    if terraform is None:
-        pytest.skip("terraform is not on PATH")
+    assert terraform, "terraform is not on PATH (the infra checks need it too)"
     path, expression = hcl_feeds_expression()
     assert "module.feed_tables.feeds" in expression, f"{path}: FEEDLINE_FEEDS = {expression}"
     root = tmp_path / "root"
