@@ -6,7 +6,7 @@
 What it does, in one run:
 
 1. Generates a transactions file (``BENCH_ROWS`` rows, default 5,000,000; about 1% bad rows
-   of the kinds feedline.sample_data makes: missing customer, thousands separator (quoted),
+   of the kinds feedline.local.sample_data makes: missing customer, thousands separator (quoted),
    unknown currency or status, impossible timestamp, extra field; CRLF line ends). Generation
    is vectorized (Arrow/numpy, a few million rows a second) and cached in ``BENCH_DIR``.
 2. DuckDB: ``read_csv(..., store_rejects=true)`` with the contract's columns typed
@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO / "beam_jobs")]
 
-from feedline.contracts import load_contract  # noqa: E402
+from feedline.contract.model import load_contract  # noqa: E402
 
 CONTRACT = REPO / "contracts" / "transactions.yaml"
 HEADER = b"transaction_id,customer_id,amount,currency,status,transaction_ts\r\n"

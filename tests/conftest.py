@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from feedline.contracts import load_contracts
+from feedline.contract.model import load_contracts
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 
-from feedline.contracts import ContractError, load_contract, load_contracts
+from feedline.contract.model import ContractError, load_contract, load_contracts
 from feedline.settings import REPO_ROOT
 
 BASE = yaml.safe_load((REPO_ROOT / "contracts" / "transactions.yaml").read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedline.csvio import iter_records
+from feedline.validate.csvio import iter_records
 from support import SPECTRUM, SPECTRUM_CASES as CASES, spectrum_expected as expected_records
 
 

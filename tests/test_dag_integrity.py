@@ -139,7 +139,7 @@ def test_local_runner_runs_beam_and_cloud_runner_launches_flex_template(monkeypa
     from airflow.providers.apache.beam.operators.beam import BeamRunPythonPipelineOperator
     from airflow.providers.google.cloud.operators.dataflow import DataflowStartFlexTemplateOperator
 
-    from feedline.dag_factory import build_all
+    from feedline.orchestrate.dag_factory import build_all
     from feedline.settings import from_env
 
     local = build_all(from_env({}))["feedline_transactions"].get_task("validate_rows")

@@ -13,13 +13,13 @@ from datetime import date
 
 import pytest
 
-from feedline import sql
-from feedline.csvio import iter_records
+from feedline.orchestrate import sql
+from feedline.validate.csvio import iter_records
 from feedline.local import stack
 from feedline.local.slack_receiver import read_alerts
-from feedline.sample_data import generate
+from feedline.local.sample_data import generate
 from feedline.settings import REPO_ROOT
-from feedline.validation import RowError, validate_records
+from feedline.validate.rules import RowError, validate_records
 from support import reset, rows
 
 pytestmark = pytest.mark.airflow

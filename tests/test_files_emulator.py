@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from feedline import files, naming
+from feedline.storage import claims
+from feedline.contract import naming
 from support import reset
 
 
@@ -27,7 +28,7 @@ def names(gcs, bucket: str, prefix: str = "") -> list[str]:
 
 def test_claim_moves_matching_files_and_quarantines_misnamed(landing, gcs, settings, contracts):
     contract = contracts["customers"]
-    claim = files.claim_files(gcs, settings, contract, "b1")
+    claim = claims.claim_files(gcs, settings, contract, "b1")
     assert [f.name for f in claim.files] == ["customers_20261125.csv", "customers_20261126_b.csv"]
     assert [f.file_date for f in claim.files] == ["20261125", "20261126"]
     assert list(claim.misnamed) == ["customers/notes.txt"]
@@ -37,50 +38,50 @@ def test_claim_moves_matching_files_and_quarantines_misnamed(landing, gcs, setti
         "transactions/transactions_20261125.csv",  # other feeds are not touched
     ]
     quarantined = gcs.bucket(settings.quarantine_bucket).get_blob("customers/b1/notes.txt")
-    assert "does not match the customers contract pattern" in quarantined.metadata[files.REASON_KEY]
+    assert "does not match the customers contract pattern" in quarantined.metadata[claims.REASON_KEY]
     # a retried claim task returns the same files and moves nothing
-    assert files.claim_files(gcs, settings, contract, "b1").files == claim.files
+    assert claims.claim_files(gcs, settings, contract, "b1").files == claim.files
 
 
 def test_only_named_files_and_dates(landing, gcs, settings, contracts):
     contract = contracts["customers"]
-    claim = files.claim_files(gcs, settings, contract, "b1", only_files=["customers/customers_20261126_b.csv"])
+    claim = claims.claim_files(gcs, settings, contract, "b1", only_files=["customers/customers_20261126_b.csv"])
     assert [f.name for f in claim.files] == ["customers_20261126_b.csv"]
-    claim = files.claim_files(gcs, settings, contract, "b2", file_date="20261125")
+    claim = claims.claim_files(gcs, settings, contract, "b2", file_date="20261125")
     assert [f.name for f in claim.files] == ["customers_20261125.csv"]
 
 
 def test_racing_claims_take_each_file_once(landing, gcs, settings, contracts):
     contract = contracts["customers"]
     with ThreadPoolExecutor(4) as pool:
-        claims = list(pool.map(lambda b: files.claim_files(gcs, settings, contract, b), ["r1", "r2", "r3", "r4"]))
-    claimed = sorted(f.name for c in claims for f in c.files)
+        results = list(pool.map(lambda b: claims.claim_files(gcs, settings, contract, b), ["r1", "r2", "r3", "r4"]))
+    claimed = sorted(f.name for c in results for f in c.files)
     assert claimed == ["customers_20261125.csv", "customers_20261126_b.csv"]
     assert names(gcs, settings.landing_bucket, "processing/") == sorted(
-        f.object for c in claims for f in c.files
+        f.object for c in results for f in c.files
     )
 
 
 def test_settle_archives_quarantines_and_a_rerun_takes_the_files_back(landing, gcs, settings, contracts):
     contract = contracts["customers"]
-    claim = files.claim_files(gcs, settings, contract, "b1")
-    places = files.settle_files(gcs, settings, contract, claim, {"customers_20261126_b.csv": "header does not match"})
+    claim = claims.claim_files(gcs, settings, contract, "b1")
+    places = claims.settle_files(gcs, settings, contract, claim, {"customers_20261126_b.csv": "header does not match"})
     assert places == {
         "customers_20261125.csv": f"gs://{settings.archive_bucket}/customers/date=20261125/b1/customers_20261125.csv",
         "customers_20261126_b.csv": f"gs://{settings.quarantine_bucket}/customers/b1/customers_20261126_b.csv",
     }
     assert names(gcs, settings.landing_bucket, "processing/") == []
     blob = gcs.bucket(settings.quarantine_bucket).get_blob("customers/b1/customers_20261126_b.csv")
-    assert blob.metadata[files.REASON_KEY] == "header does not match"
+    assert blob.metadata[claims.REASON_KEY] == "header does not match"
     # settling again (a retried task) changes nothing
-    assert files.settle_files(gcs, settings, contract, claim, {"customers_20261126_b.csv": "header does not match"}) == places
+    assert claims.settle_files(gcs, settings, contract, claim, {"customers_20261126_b.csv": "header does not match"}) == places
 
     # the DAG run is cleared and runs again: the same files come back, from where they went
-    rerun = files.claim_files(gcs, settings, contract, "b1")
+    rerun = claims.claim_files(gcs, settings, contract, "b1")
     assert [(f.name, f.origin) for f in rerun.files] == [
         ("customers_20261125.csv", "rerun"), ("customers_20261126_b.csv", "rerun")]
     # this time both are accepted: the quarantined copy moves to the archive
-    files.settle_files(gcs, settings, contract, rerun, {})
+    claims.settle_files(gcs, settings, contract, rerun, {})
     assert names(gcs, settings.quarantine_bucket, "customers/b1/") == ["customers/b1/notes.txt"]
     assert names(gcs, settings.archive_bucket) == [
         "customers/date=20261125/b1/customers_20261125.csv",
@@ -94,15 +95,15 @@ def test_backfill_copies_the_latest_archived_files_of_a_date(landing, gcs, setti
     archive.blob(naming.archive_name("customers", "20261125", "old", "customers_20261125.csv")).upload_from_string("v1")
     archive.blob(naming.archive_name("customers", "20261125", "new", "customers_20261125.csv")).upload_from_string("v2")
     archive.blob(naming.archive_name("customers", "20261126", "new", "customers_20261126.csv")).upload_from_string("x")
-    claim = files.claim_files(gcs, settings, contract, "bf", file_date="20261125", from_archive=True)
+    claim = claims.claim_files(gcs, settings, contract, "bf", file_date="20261125", from_archive=True)
     assert [(f.name, f.origin) for f in claim.files] == [("customers_20261125.csv", "archive")]
     copy = gcs.bucket(settings.landing_bucket).blob(claim.files[0].object)
     assert copy.download_as_text() == "v2"
-    files.settle_files(gcs, settings, contract, claim, {})
+    claims.settle_files(gcs, settings, contract, claim, {})
     assert len(names(gcs, settings.archive_bucket)) == 3  # the archive keeps what it had, no copy added
     assert names(gcs, settings.landing_bucket, "processing/") == []
     with pytest.raises(ValueError, match="needs a file date"):
-        files.claim_files(gcs, settings, contract, "bf2", from_archive=True)
+        claims.claim_files(gcs, settings, contract, "bf2", from_archive=True)
 
 
 def test_feedline_drop_uploads_under_the_feed_prefix(settings, contracts, gcs, tmp_path, capsys):

@@ -8,7 +8,8 @@ import pytest
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
-from feedline import schemas, sql
+from feedline.contract import tables
+from feedline.orchestrate import sql
 from support import reset, rows
 
 INGESTED_AT = "2026-11-27T08:00:00.000000Z"
@@ -51,7 +52,7 @@ def load_customers_batch(bq, settings, contract, batch: str, records: list[dict]
     for output in ("valid", "summary"):
         table = bigquery.Table(
             sql.load_table_ref(settings, contract, output),
-            schema=[bigquery.SchemaField.from_api_repr(f) for f in schemas.load_output_schema(contract, output)],
+            schema=[bigquery.SchemaField.from_api_repr(f) for f in tables.load_output_schema(contract, output)],
         )
         bq.delete_table(table, not_found_ok=True)
         bq.create_table(table)
@@ -179,7 +180,7 @@ def test_emulator_skips_materialized_view_options_so_terraform_keeps_them(bq, se
     provisioning therefore creates plain MVs and Terraform adds the options. If this test fails,
     the emulator learned them and provisioning can create the same MV as BigQuery."""
     view = contracts["transactions"].reporting[0]
-    ref = f"{settings.project}.{schemas.dataset_names()['reporting']}.options_probe"
+    ref = f"{settings.project}.{tables.dataset_names()['reporting']}.options_probe"
     select = sql.reporting_select(settings, view)
     bq.query(
         f"CREATE MATERIALIZED VIEW `{ref}` PARTITION BY transaction_date "

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from feedline import cli
-from feedline.csvio import FileRejected, iter_records
+from feedline.validate.csvio import FileRejected, iter_records
 from feedline.settings import REPO_ROOT
-from feedline.validation import RowError, parse_value, summarize_file, validate_records
+from feedline.validate.rules import RowError, parse_value, summarize_file, validate_records
 from support import write
 
 HEADER = "transaction_id,customer_id,amount,currency,status,transaction_ts\r\n"
@@ -50,7 +50,7 @@ def test_values_parse(contracts, column, text, value):
     ],
 )
 def test_values_rejected_with_reason(contracts, column, text, reason):
-    from feedline.validation import ValueInvalid
+    from feedline.validate.rules import ValueInvalid
 
     with pytest.raises(ValueInvalid, match=f"^{reason.replace('(', '.').replace(')', '.')}$"):
         parse_value(contracts["transactions"].column(column), text)
@@ -58,7 +58,7 @@ def test_values_rejected_with_reason(contracts, column, text, reason):
 
 def test_customer_checks(contracts):
     customers = contracts["customers"]
-    from feedline.validation import ValueInvalid
+    from feedline.validate.rules import ValueInvalid
 
     assert parse_value(customers.column("signup_date"), "2024-02-29") == "2024-02-29"
     for column, text, reason in [

@@ -13,7 +13,7 @@ Cloud Build. Everything else runs on any machine:
 - every environment is a thin root: backend, provider, one call of modules/platform (where the
   modules are composed, once), its name (env.tf) and settings (terraform.tfvars), and nothing else;
 - the provider-free modules, evaluated by terraform itself, give exactly the tables, views and
-  packages the Python side derives (feedline.schemas, contracts, requirements.txt), and their
+  packages the Python side derives (feedline.contract.tables, contracts, requirements.txt), and their
   outputs and each environment's settings, passed through its own module call, fit the variables
   of the modules that consume them;
 - cloudbuild.yaml validates against the Cloud Build schema, every step has an id and an explicit
@@ -637,10 +637,10 @@ def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dic
 
 
 def python_layout(contracts_dir: Path, project_id: str = "test-project") -> dict[str, Any]:
-    """The same layout as the Python side derives it (feedline.schemas, contracts, requirements)."""
+    """The same layout as the Python side derives it (feedline.contract.tables, contracts, requirements)."""
     sys.path.insert(0, str(REPO / "plugins"))
-    from feedline.contracts import load_contracts
-    from feedline.schemas import dataset_names, table_specs
+    from feedline.contract.model import load_contracts
+    from feedline.contract.tables import dataset_names, table_specs
 
     tables, views, feeds = {}, {}, {}
     staging = dataset_names()["staging"]

@@ -22,7 +22,7 @@ raise: the function answers 500 and Pub/Sub redelivers (dead-letter topic after 
 
 Settings (environment): FEEDLINE_AIRFLOW_API_URL (the Airflow web server URL),
 FEEDLINE_FEEDS (JSON feed -> {dag_id, file_pattern}, built from the contracts by Terraform or
-``python -m feedline.trigger_config``), FEEDLINE_AIRFLOW_AUTH = google (default: Google-signed
+``python triggers/feed_config.py``), FEEDLINE_AIRFLOW_AUTH = google (default: Google-signed
 identity of the runtime account, what Composer 3 expects) or password (local Airflow with the
 simple auth manager; FEEDLINE_AIRFLOW_USER / FEEDLINE_AIRFLOW_PASSWORD, POST /auth/token).
 

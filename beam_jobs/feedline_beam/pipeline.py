@@ -11,7 +11,7 @@ against the contract, parses and validates every record, and writes three output
 Nothing is dropped: every record of an accepted file ends in valid or deadletter, and a file
 that cannot be read at all gets a summary line with its ``file_error`` (the DAG quarantines it).
 
-Validation runs on blocks of records (``feedline.columnar``: numpy + Arrow, with the
+Validation runs on blocks of records (``feedline.validate.columnar``: numpy + Arrow, with the
 row-by-row reference deciding every row the fast path does not accept), so a worker moves one
 element per block of rows, not per row. A large plain file is split into ranges that start
 exactly at records, so several workers share it; its summary is merged back into one line.
@@ -48,10 +48,10 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, SetupOptions, StandardOptions
 
-from feedline import outputs
-from feedline.columnar import BLOCK_SIZE, WHOLE_FILE, ColumnarValidator, FileRange, open_range, plan_ranges
-from feedline.contracts import Contract, parse_contract
-from feedline.validation import FileSummary
+from feedline.validate import outputs
+from feedline.validate.columnar import BLOCK_SIZE, WHOLE_FILE, ColumnarValidator, FileRange, open_range, plan_ranges
+from feedline.contract.model import Contract, parse_contract
+from feedline.validate.rules import FileSummary
 
 ENGINES = ("columnar", "row")
 

@@ -17,7 +17,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from feedline.contracts import Contract, ContractError, load_contracts
+from feedline.contract.model import Contract, ContractError, load_contracts
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -34,7 +34,7 @@ def feed_for_file(contracts: dict[str, Contract], path: str, feed: str | None) -
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from feedline.validation import FileSummary, summarize_file
+    from feedline.validate.rules import FileSummary, summarize_file
 
     contracts = load_contracts()
     try:
@@ -133,7 +133,7 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from feedline.sample_data import generate
+    from feedline.local.sample_data import generate
 
     day = datetime.strptime(args.date, "%Y%m%d").date()
     data = generate(args.feed, args.rows, args.bad_share, args.seed, day)

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from feedline.columnar import iter_blocks
-from feedline.contracts import parse_contract
+from feedline.validate.columnar import iter_blocks
+from feedline.contract.model import parse_contract
 
 from .helpers import both_paths
 
@@ -50,5 +50,5 @@ def test_validation_outputs_match_the_reference(name):
     out = both_paths(contract, renamed, block_sizes=(1 << 20, 3, 1))
     assert out.deadletter == []
     values = [{h: row[c] for h, c in columns.items()} for row in out.valid_rows]
-    # Validation trims values and reads empty ones as NULL (feedline.validation).
+    # Validation trims values and reads empty ones as NULL (feedline.validate.rules).
     assert values == [{h: (v.strip() or None) for h, v in r.items()} for r in expected_records(name)]

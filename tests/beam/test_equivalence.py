@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedline.columnar import WHOLE_FILE, ColumnarValidator, format_utc_micros, open_range, plan_ranges, PY_WHITESPACE
-from feedline.contracts import load_contracts
-from feedline.outputs import merge_summaries
-from feedline.sample_data import generate
+from feedline.validate.columnar import WHOLE_FILE, ColumnarValidator, format_utc_micros, open_range, plan_ranges, PY_WHITESPACE
+from feedline.contract.model import load_contracts
+from feedline.validate.outputs import merge_summaries
+from feedline.local.sample_data import generate
 
 from .helpers import EVERYTHING, STAMP, both_paths, collect, row_path
 
@@ -197,9 +197,9 @@ def test_random_csv_gives_identical_outputs(case):
      ("é😀\t\x00\u2028\n", "ts", "ts: timestamp does not exist"), ("", None, "")],
 )
 def test_deadletter_lines_are_dumps_of_the_deadletter_row(raw, column, reason):
-    from feedline.csvio import Record
-    from feedline.outputs import DeadletterLines, deadletter_row, dumps
-    from feedline.validation import RowError
+    from feedline.validate.csvio import Record
+    from feedline.validate.outputs import DeadletterLines, deadletter_row, dumps
+    from feedline.validate.rules import RowError
 
     record = Record(7, raw, [])
     error = RowError(reason.split(": ", 1)[-1], column) if column else RowError(reason)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from feedline import launch, naming
-from feedline.contracts import load_contracts
+from feedline.orchestrate import launch
+from feedline.contract import naming
+from feedline.contract.model import load_contracts
 from feedline.settings import from_env
 
 REPO = Path(__file__).resolve().parents[2]

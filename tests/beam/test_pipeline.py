@@ -14,10 +14,10 @@ from apache_beam.metrics import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from feedline import schemas
-from feedline.contracts import load_contracts
-from feedline.outputs import Stamp, summary_row
-from feedline.sample_data import generate
+from feedline.contract import tables
+from feedline.contract.model import load_contracts
+from feedline.validate.outputs import Stamp, summary_row
+from feedline.local.sample_data import generate
 from feedline_beam import pipeline
 from feedline_beam.pipeline import ValidateBatch
 
@@ -141,8 +141,8 @@ def test_counters_per_feed_and_per_file_are_queryable_from_the_result(quirk_dir,
 
 def test_written_files_hold_what_the_dag_loads(quirk_dir, tmp_path):
     run_job(str(quirk_dir / "*"), tmp_path)
-    for output in schemas.LOAD_OUTPUTS:
-        fields = {f["name"]: f for f in schemas.load_output_schema(TX, output)}
+    for output in tables.LOAD_OUTPUTS:
+        fields = {f["name"]: f for f in tables.load_output_schema(TX, output)}
         loaded = read_output(tmp_path, output)
         assert loaded, output
         for row in loaded:

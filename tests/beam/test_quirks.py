@@ -1,7 +1,7 @@
 """Every input quirk of issue 3 has a defined outcome, the same through the row-by-row reference
 and the columnar path (``both_paths`` checks them byte for byte at several block sizes).
 
-The decisions are documented in feedline.columnar's module docstring (and csvio/validation).
+The decisions are documented in feedline.validate.columnar's module docstring (and csvio/validation).
 The Beam job runs the same files in test_pipeline.py.
 """
 
@@ -11,8 +11,8 @@ import gzip
 
 import pytest
 
-from feedline.contracts import load_contracts
-from feedline.csvio import FIELD_SIZE_LIMIT
+from feedline.contract.model import load_contracts
+from feedline.validate.csvio import FIELD_SIZE_LIMIT
 
 from .helpers import EVERYTHING, EVERYTHING_HEADER, both_paths
 

@@ -38,8 +38,8 @@ def repo_copy(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "terraform", copy / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
     shutil.copytree(REPO / "contracts", copy / "contracts")
     shutil.copytree(REPO / "sql", copy / "sql")
-    (copy / "plugins" / "feedline").mkdir(parents=True)
-    shutil.copy(REPO / "plugins" / "feedline" / "tables.json", copy / "plugins" / "feedline" / "tables.json")
+    (copy / "plugins" / "feedline" / "contract").mkdir(parents=True)
+    shutil.copy(REPO / "plugins" / "feedline" / "contract" / "tables.json", copy / "plugins" / "feedline" / "contract" / "tables.json")
     shutil.copy(REPO / "requirements.txt", copy / "requirements.txt")
     shutil.copy(REPO / "cloudbuild.yaml", copy / "cloudbuild.yaml")
     return copy

@@ -27,7 +27,7 @@ def test_bundle_has_composers_layout(bundle: Path):
     assert sorted(p.name for p in bundle.iterdir()) == ["dags", "data", "plugins"]
     assert [p.name for p in (bundle / "plugins").iterdir()] == ["feedline"]
     assert (bundle / "plugins" / "feedline" / "__init__.py").is_file()
-    assert (bundle / "plugins" / "feedline" / "tables.json").is_file()
+    assert (bundle / "plugins" / "feedline" / "contract" / "tables.json").is_file()
     assert sorted(p.name for p in (bundle / "data" / "contracts").iterdir()) == sorted(
         p.name for p in (REPO / "contracts").glob("*.yaml")
     )
@@ -109,7 +109,7 @@ def test_integrity_check_reports_import_errors(tiny_bundle: Path):
 def test_integrity_check_reports_code_imported_from_outside_the_bundle(tiny_bundle: Path):
     # No feedline package in the bundle: the import must not quietly come from the checkout.
     # (the words airflow and DAG make the DagBag parse the file: its safe mode skips others)
-    (tiny_bundle / "dags" / "uses_feedline.py").write_text("# airflow DAG\nimport feedline.contracts\n")
+    (tiny_bundle / "dags" / "uses_feedline.py").write_text("# airflow DAG\nimport feedline.contract.model\n")
     problems = integrity.integrity_problems(tiny_bundle)
     assert any("not from the bundle" in p or "import error" in p for p in problems), problems
 

@@ -2,7 +2,7 @@
 
 terraform/modules/feed_tables has no providers, so terraform itself evaluates it here (a throw-away
 root, ``init -backend=false`` + ``apply`` with local state) and the result is compared with
-feedline.schemas.table_specs(), the derivation the DAGs and local provisioning use.
+feedline.contract.tables.table_specs(), the derivation the DAGs and local provisioning use.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from feedline.contracts import load_contracts
-from feedline.schemas import table_specs
+from feedline.contract.model import load_contracts
+from feedline.contract.tables import table_specs
 
 REPO = Path(__file__).resolve().parents[2]
 

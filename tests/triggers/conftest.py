@@ -12,6 +12,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TRIGGER_MAIN = REPO / "triggers" / "main.py"
+# triggers/ is a bare folder (the function's zip); feed_config.py beside main.py is imported by name.
+sys.path.insert(0, str(REPO / "triggers"))
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +27,7 @@ def trigger() -> ModuleType:
 
 @pytest.fixture(scope="session")
 def feeds_json() -> str:
-    from feedline.trigger_config import feeds_json
+    from feed_config import feeds_json
 
     return feeds_json()
 

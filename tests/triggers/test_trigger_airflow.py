@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from feedline.trigger_config import feeds_json
+from feed_config import feeds_json
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -1,6 +1,6 @@
 """FEEDLINE_FEEDS is derived from the contracts, and Python and Terraform derive the same map.
 
-feedline.trigger_config builds it for local use; Terraform builds it in HCL for the deployed
+feed_config builds it for local use; Terraform builds it in HCL for the deployed
 function (``jsonencode({for feed, f in module.feed_tables.feeds : ...})`` where the trigger module
 is called). feed_tables has no providers, so terraform evaluates that very expression here, taken
 from the .tf file, in a throw-away root with local state (offline).
@@ -16,8 +16,8 @@ import subprocess
 from pathlib import Path
 
 
-from feedline.contracts import load_contracts
-from feedline.trigger_config import feeds_config, feeds_json, main
+from feedline.contract.model import load_contracts
+from feed_config import feeds_config, feeds_json, main
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
@@ -33,7 +33,7 @@ def test_every_contract_has_its_dag_id_and_pattern():
 
 
 def test_dag_ids_are_the_dag_factorys():
-    from feedline.dag_factory import build_all
+    from feedline.orchestrate.dag_factory import build_all
 
     assert sorted(f["dag_id"] for f in feeds_config().values()) == sorted(build_all())
 

@@ -10,7 +10,7 @@ import re
 import pytest
 import requests
 
-from feedline.contracts import load_contracts
+from feedline.contract.model import load_contracts
 from feedline.settings import REPO_ROOT
 
 BUCKET = "proj-feedline-dev-landing"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from feedline.contracts import load_contracts
+from feedline.contract.model import load_contracts
 from feedline.local import stack
 from feedline.settings import REPO_ROOT, from_env
 

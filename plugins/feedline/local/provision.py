@@ -10,8 +10,9 @@ from google.api_core.exceptions import Conflict, NotFound
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
 
-from feedline import schemas, sql
-from feedline.contracts import Contract
+from feedline.contract import tables
+from feedline.orchestrate import sql
+from feedline.contract.model import Contract
 from feedline.settings import Settings
 
 
@@ -23,7 +24,7 @@ def bigquery_client(project: str) -> bigquery.Client:
     return bigquery.Client(project=project, credentials=AnonymousCredentials())
 
 
-def bigquery_table(project: str, spec: schemas.TableSpec) -> bigquery.Table:
+def bigquery_table(project: str, spec: tables.TableSpec) -> bigquery.Table:
     table = bigquery.Table(
         f"{project}.{spec.table_id}",
         schema=[bigquery.SchemaField.from_api_repr(dict(f)) for f in spec.fields],
@@ -48,14 +49,14 @@ def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
             pass
 
     bq = bigquery_client(settings.project)
-    for dataset in schemas.dataset_names().values():
+    for dataset in tables.dataset_names().values():
         try:
             bq.create_dataset(f"{settings.project}.{dataset}")
             created.append(dataset)
         except Conflict:
             pass
     for contract in contracts.values():
-        for spec in schemas.table_specs(contract).values():
+        for spec in tables.table_specs(contract).values():
             try:
                 bq.create_table(bigquery_table(settings.project, spec))
                 created.append(spec.table_id)

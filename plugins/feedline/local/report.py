@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable
 
-from feedline import schemas, sql
-from feedline.contracts import Contract
+from feedline.contract import tables
+from feedline.orchestrate import sql
+from feedline.contract.model import Contract
 from feedline.local.provision import bigquery_client, storage_client
 from feedline.settings import Settings
 
@@ -89,7 +90,7 @@ def alerts_section(alerts: list[dict]) -> str:
 def render(settings: Settings, contracts: dict[str, Contract], alerts: list[dict]) -> str:
     client = bigquery_client(settings.project)
     sections = [feed_section(client, settings, c) for c in contracts.values()]
-    datasets = ", ".join(schemas.dataset_names().values())
+    datasets = ", ".join(tables.dataset_names().values())
     return "\n\n".join(
         [f"=== What landed where (project {settings.project}; datasets {datasets})", *sections,
          buckets_section(settings), alerts_section(alerts)]

@@ -2,7 +2,7 @@
 # bucket) -> archive or quarantine. The work bucket holds the Beam job's output (batches/),
 # Dataflow temp and staging (dataflow/), the flex template spec (templates/) and the contracts
 # the job reads (contracts/). Composer's own bucket is created by Composer.
-# Prefixes follow plugins/feedline/naming.py and launch.py.
+# Prefixes follow plugins/feedline/contract/naming.py and orchestrate/launch.py.
 
 locals {
   # Scratch prefixes of the work bucket; templates/ and contracts/ are kept.

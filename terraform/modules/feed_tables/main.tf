@@ -1,11 +1,11 @@
 # Derives every BigQuery table and reporting view from the feed contracts and tables.json,
-# the same way plugins/feedline/schemas.py does (tests/infra compares the two).
+# the same way plugins/feedline/contract/tables.py does (tests/infra compares the two).
 # Adding contracts/<feed>.yaml adds its tables here; no .tf file changes.
 
 locals {
   repo_root         = "${path.module}/../../.."
   contracts_dir     = coalesce(var.contracts_dir, "${local.repo_root}/contracts")
-  tables_json       = coalesce(var.tables_json, "${local.repo_root}/plugins/feedline/tables.json")
+  tables_json       = coalesce(var.tables_json, "${local.repo_root}/plugins/feedline/contract/tables.json")
   reporting_sql_dir = coalesce(var.reporting_sql_dir, "${local.repo_root}/sql/reporting")
 
   layout   = jsondecode(file(local.tables_json))

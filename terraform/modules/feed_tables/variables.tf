@@ -10,7 +10,7 @@ variable "contracts_dir" {
 }
 
 variable "tables_json" {
-  description = "Table layout shared with the Python side. Null = plugins/feedline/tables.json."
+  description = "Table layout shared with the Python side. Null = plugins/feedline/contract/tables.json."
   type        = string
   default     = null
 }

@@ -1,5 +1,5 @@
 # A network for the Dataflow workers. The DAGs launch jobs with private worker IPs
-# (plugins/feedline/launch.py: WORKER_IP_PRIVATE), which reach GCS, BigQuery and Artifact
+# (plugins/feedline/orchestrate/launch.py: WORKER_IP_PRIVATE), which reach GCS, BigQuery and Artifact
 # Registry only through Private Google Access; the default network's subnets do not have it.
 
 resource "google_compute_network" "this" {

@@ -30,15 +30,17 @@ from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNoti
 from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from feedline import alerts, files, launch, naming, schemas, sql
-from feedline.contracts import Contract, load_contracts
+from feedline.orchestrate import alerts, launch, sql
+from feedline.storage import claims
+from feedline.contract import naming, tables
+from feedline.contract.model import Contract, load_contracts
 from feedline.settings import Settings, from_env
 
 log = logging.getLogger(__name__)
 
 GCP_CONN_ID = "google_cloud_default"
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
-BEAM_PIPELINE = Path(__file__).resolve().parents[2] / "beam_jobs" / "feedline_beam" / "pipeline.py"
+BEAM_PIPELINE = Path(__file__).resolve().parents[3] / "beam_jobs" / "feedline_beam" / "pipeline.py"
 
 
 def xcom(key: str, task_id: str = "claim_files") -> str:
@@ -88,7 +90,7 @@ def _send_slack(settings: Settings, text: str) -> None:
 def build_dag(contract: Contract, settings: Settings) -> DAG:
     feed = contract.feed
     params = sql.template_params(settings, contract)
-    specs = schemas.table_specs(contract)
+    specs = tables.table_specs(contract)
 
     with DAG(
         dag_id=f"feedline_{feed}",
@@ -126,7 +128,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
             if p["files"] or p["from_archive"] or dag_run.run_type == "backfill":
                 return "claim_files"
             client = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn()
-            rerun = files.has_manifest(client, settings, contract, naming.batch_id_for_run(feed, dag_run.run_id))
+            rerun = claims.has_manifest(client, settings, contract, naming.batch_id_for_run(feed, dag_run.run_id))
             return "claim_files" if rerun else "wait_for_files"
 
         wait_for_files = GCSObjectsWithPrefixExistenceSensor(
@@ -150,7 +152,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
             if from_archive and not file_date:
                 file_date = context["logical_date"].strftime("%Y%m%d")
             client = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn()
-            claim = files.claim_files(
+            claim = claims.claim_files(
                 client, settings, contract, batch_id, p["files"] or None, file_date, from_archive
             )
             if claim.misnamed:
@@ -207,7 +209,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
                 bucket=settings.work_bucket,
                 source_objects=[f"{naming.output_prefix(feed, xcom('batch_id'))}{output}/*"],
                 destination_project_dataset_table=sql.load_table_ref(settings, contract, output),
-                schema_fields=schemas.load_output_schema(contract, output),
+                schema_fields=tables.load_output_schema(contract, output),
                 source_format="NEWLINE_DELIMITED_JSON",
                 write_disposition="WRITE_TRUNCATE",
                 create_disposition="CREATE_IF_NEEDED",
@@ -216,7 +218,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
                 location=settings.bq_location,
                 gcp_conn_id=GCP_CONN_ID,
             )
-            for output in schemas.LOAD_OUTPUTS
+            for output in tables.LOAD_OUTPUTS
         ]
 
         def query(task_id: str, template: str, parameters: list[dict], **extra_params) -> BigQueryInsertJobOperator:
@@ -308,8 +310,8 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
         def settle_files(claim_data: dict, report: dict) -> dict[str, str]:
             """Archive accepted files; quarantine rejected ones with their reason."""
             client = GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn()
-            return files.settle_files(
-                client, settings, contract, files.Claim.from_xcom(claim_data), report["quarantined"]
+            return claims.settle_files(
+                client, settings, contract, claims.Claim.from_xcom(claim_data), report["quarantined"]
             )
 
         settled = settle_files(claim["claim"], checked)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from feedline import valuesets
+from feedline.contract import valuesets
 
 TYPES = ("STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "DATE", "TIMESTAMP")
 NAMED_CHECKS = ("email",)
@@ -100,7 +100,7 @@ def default_contracts_dir() -> Path:
     configured = os.environ.get(CONTRACTS_DIR_ENV)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "contracts"
+    return Path(__file__).resolve().parents[3] / "contracts"
 
 
 def load_contracts(directory: Path | str | None = None) -> dict[str, Contract]:

@@ -1,6 +1,6 @@
 """The validation job's three outputs as newline-delimited JSON, and the row-by-row producer.
 
-What the DAG loads (``feedline.schemas.load_output_schema``): ``valid`` rows (the contract's
+What the DAG loads (``feedline.contract.tables.load_output_schema``): ``valid`` rows (the contract's
 columns, typed, plus ``_batch_id``, ``_ingested_at``, ``_line_number``, ``_source_file``),
 ``deadletter`` rows (those four plus ``raw_line``, ``reason``, ``column_name``) and one
 ``summary`` line per file. Rows travel in :class:`Chunk`\\ s: many JSON lines in one bytes
@@ -8,7 +8,7 @@ object, so a runner moves one element per block of rows instead of one per row.
 
 Every line is :func:`dumps`: ``json.dumps`` with sorted keys, UTF-8 as is and no spaces
 (the valid output is several times the size of its CSV; spaces would add a tenth). The columnar
-path (:mod:`feedline.columnar`) renders the same bytes with Arrow kernels. Imports neither
+path (:mod:`feedline.validate.columnar`) renders the same bytes with Arrow kernels. Imports neither
 Airflow nor Beam.
 """
 
@@ -18,9 +18,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
 
-from feedline.contracts import Contract
-from feedline.csvio import FileRejected, Record, iter_records
-from feedline.validation import UNDECODABLE, FileSummary, RowError, partition_column, validate_records
+from feedline.contract.model import Contract
+from feedline.validate.csvio import FileRejected, Record, iter_records
+from feedline.validate.rules import UNDECODABLE, FileSummary, RowError, partition_column, validate_records
 
 VALID, DEADLETTER = "valid", "deadletter"
 ROWS_PER_CHUNK = 20_000

@@ -14,8 +14,8 @@ from typing import Any
 
 import jinja2
 
-from feedline import schemas
-from feedline.contracts import Contract, ReportingView
+from feedline.contract import tables
+from feedline.contract.model import Contract, ReportingView
 from feedline.settings import Settings
 
 PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -38,7 +38,7 @@ def table_ref(settings: Settings, dataset: str, table: str) -> str:
 def load_table_ref(settings: Settings, contract: Contract, output: str) -> str:
     """The feed's load table for one Beam output (rewritten by every batch; runs of a feed
     are serial, max_active_runs=1)."""
-    return table_ref(settings, schemas.dataset_names()["load"], f"{contract.feed}_{output}")
+    return table_ref(settings, tables.dataset_names()["load"], f"{contract.feed}_{output}")
 
 
 def partition_day(contract: Contract) -> str | None:
@@ -52,7 +52,7 @@ def partition_day(contract: Contract) -> str | None:
 
 def template_params(settings: Settings, contract: Contract) -> dict[str, Any]:
     """Identifiers the templates in sql/ use, as ``params.<name>``."""
-    specs = schemas.table_specs(contract)
+    specs = tables.table_specs(contract)
     for name in contract.column_names:
         _checked(settings.project, name)
     return {
@@ -76,11 +76,11 @@ def template_params(settings: Settings, contract: Contract) -> dict[str, Any]:
 
 
 def reporting_view_id(view: ReportingView) -> str:
-    return f"{schemas.dataset_names()['reporting']}.{view.name}"
+    return f"{tables.dataset_names()['reporting']}.{view.name}"
 
 
 def reporting_view_ref(settings: Settings, view: ReportingView) -> str:
-    return table_ref(settings, schemas.dataset_names()["reporting"], view.name)
+    return table_ref(settings, tables.dataset_names()["reporting"], view.name)
 
 
 def _environment(sql_dir: Path) -> jinja2.Environment:
@@ -98,7 +98,7 @@ def reporting_select(settings: Settings, view: ReportingView) -> str:
         settings,
         f"reporting/{view.name}.sql",
         project=settings.project,
-        staging_dataset=schemas.dataset_names()["staging"],
+        staging_dataset=tables.dataset_names()["staging"],
     )
 
 

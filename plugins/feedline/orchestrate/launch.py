@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from feedline import naming
-from feedline.contracts import Contract
+from feedline.contract import naming
+from feedline.contract.model import Contract
 from feedline.settings import Settings
 
 # Dataflow: lower-case letters, digits and hyphens, starting with a letter; at most 63 here so

@@ -2,7 +2,7 @@
 
 Per-row Python work is what an ingestion job pays for, so this module validates a feed file in
 blocks of records with numpy and Arrow, and hands every record it cannot decide on its own to
-the reference (:mod:`feedline.csvio` + :func:`feedline.validation.validate_record`). The two
+the reference (:mod:`feedline.validate.csvio` + :func:`feedline.validate.rules.validate_record`). The two
 paths produce the same valid rows (same typed values), the same deadletter rows (same raw text,
 line number and reason) and the same per-file summary; tests check this on generated files,
 on the csv-spectrum suite and on every input quirk below. Imports neither Airflow nor Beam.
@@ -24,7 +24,7 @@ How a file is read:
    else (bad rows, non-ASCII values in typed columns, values a kernel cannot decide) is
    validated row by row by the reference, which also gives the reason.
 4. Valid rows are rendered as JSON lines by Arrow kernels, byte for byte what
-   :func:`feedline.outputs.dumps` writes; values that need JSON escaping are escaped by
+   :func:`feedline.validate.outputs.dumps` writes; values that need JSON escaping are escaped by
    ``json.dumps`` itself.
 
 Input quirks and their outcomes (the reference's decisions, shared by both paths; tests in
@@ -69,10 +69,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from feedline.contracts import Column, Contract
-from feedline.csvio import FIELD_SIZE_LIMIT, GZIP_MAGIC, FileRejected, Record
-from feedline.outputs import DEADLETTER, VALID, Chunk, DeadletterLines, Stamp, valid_line
-from feedline.validation import (
+from feedline.contract.model import Column, Contract
+from feedline.validate.csvio import FIELD_SIZE_LIMIT, GZIP_MAGIC, FileRejected, Record
+from feedline.validate.outputs import DEADLETTER, VALID, Chunk, DeadletterLines, Stamp, valid_line
+from feedline.validate.rules import (
     FileSummary,
     RowError,
     check_header,
@@ -345,7 +345,7 @@ def iter_blocks(
 ) -> Iterator[RecordBlock]:
     """Every non-blank record of the stream, in record-aligned blocks, header first.
 
-    Raises FileRejected as :func:`feedline.csvio.iter_records` does, after yielding the
+    Raises FileRejected as :func:`feedline.validate.csvio.iter_records` does, after yielding the
     records that come before the failure. ``at_file_start=False`` reads a range of a plain
     file that starts at a record boundary on line ``first_line`` (no gzip, no BOM).
     """

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from google.api_core.exceptions import NotFound, PreconditionFailed
 from google.cloud import storage
 
-from feedline import naming
-from feedline.contracts import Contract
+from feedline.contract import naming
+from feedline.contract.model import Contract
 from feedline.settings import Settings
 
 ORIGIN_KEY = "feedline-origin"

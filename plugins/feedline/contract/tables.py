@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from feedline.contracts import Contract
+from feedline.contract.model import Contract
 
 TABLE_KINDS = ("raw", "staging", "deadletter", "audit")
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from feedline.contracts import Column, Contract
-from feedline.csvio import FileRejected, Record, iter_records
+from feedline.contract.model import Column, Contract
+from feedline.validate.csvio import FileRejected, Record, iter_records
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INT64 = re.compile(r"^[+-]?\d{1,19}$", re.ASCII)

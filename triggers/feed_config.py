@@ -6,7 +6,7 @@ The Cloud Run function in ``triggers/`` is deployed without the contracts (its z
 
 Terraform computes the same value in HCL (``module.feed_tables.feeds`` -> ``jsonencode`` in
 terraform/modules/platform); ``tests/triggers/test_trigger_config.py`` evaluates that expression
-with terraform and checks that both agree. Locally, ``python -m feedline.trigger_config`` prints
+with terraform and checks that both agree. Locally, ``python triggers/feed_config.py`` prints
 the JSON (what the tests and a hand-started function use).
 
 Imports neither Airflow nor Beam.
@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from feedline.contracts import Contract, load_contracts
+from feedline.contract.model import Contract, load_contracts
 
 FEEDS_ENV = "FEEDLINE_FEEDS"
 
