@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SPECTRUM = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "csv-spectrum"
+SPECTRUM = Path(__file__).resolve().parent / "data" / "csv-spectrum"
 SPECTRUM_CASES = sorted(p.stem for p in (SPECTRUM / "csvs").glob("*.csv"))
+# A missing copy must fail loudly, never parametrize to nothing.
+if len(SPECTRUM_CASES) != 12:
+    raise FileNotFoundError(f"csv-spectrum data missing under {SPECTRUM}")
 
 # Upstream's expected JSON for location_coordinates carries a different phone number than its
 # CSV (and is an object, not a list); the CSV is the data, so the expectation is corrected here.

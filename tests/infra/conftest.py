@@ -14,7 +14,7 @@ import pytest
 
 from .infra_tools import load_tool
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 
 
 @pytest.fixture(scope="session")

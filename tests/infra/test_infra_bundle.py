@@ -10,7 +10,7 @@ import pytest
 
 from .infra_tools import load_tool
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 bundle_tool = load_tool("bundle")
 integrity = load_tool("dag_integrity")
 trigger_archive = load_tool("trigger_archive")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 CHECK_STEPS = {"lint", "test", "dag-integrity", "infra-check", "tf-plan"}
 DEPLOY_STEPS = {"trigger-upload", "tf-apply", "flex-image", "flex-spec", "sync"}
 

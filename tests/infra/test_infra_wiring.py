@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from feedline.contract.model import load_contracts
 from feedline.contract.tables import table_specs
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 
 ORDERS = """\
 feed: orders

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 TRIGGER_MAIN = REPO / "triggers" / "main.py"
 # triggers/ is a bare folder (the function's zip); feed_config.py beside main.py is imported by name.
 sys.path.insert(0, str(REPO / "triggers"))

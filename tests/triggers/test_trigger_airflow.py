@@ -24,7 +24,7 @@ import requests
 
 from feed_config import feeds_json
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 BIN = Path(sys.executable).parent
 BUCKET = "feedline-landing"
 NAME = "transactions/transactions_20261125.csv"

@@ -19,7 +19,7 @@ from pathlib import Path
 from feedline.contract.model import load_contracts
 from feed_config import feeds_config, feeds_json, main
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 TERRAFORM = REPO / "terraform"
 FEEDS_ASSIGNMENT = re.compile(r"\bFEEDLINE_FEEDS\s*=\s*")
 

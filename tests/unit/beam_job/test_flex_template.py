@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 DOCKERFILE = (REPO / "beam_jobs" / "Dockerfile").read_text()
 
 

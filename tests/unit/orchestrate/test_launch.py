@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ from feedline.contract import naming
 from feedline.contract.model import load_contracts
 from feedline.settings import from_env
 
-REPO = Path(__file__).resolve().parents[2]
+from feedline.settings import REPO_ROOT as REPO
 METADATA = json.loads((REPO / "beam_jobs" / "metadata.json").read_text())
 PARAMETERS = {p["name"]: p for p in METADATA["parameters"]}
 # What Dataflow accepts as a job name (projects.locations.flexTemplates.launch).

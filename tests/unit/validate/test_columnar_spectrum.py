@@ -10,7 +10,7 @@ import pytest
 from feedline.validate.columnar import iter_blocks
 from feedline.contract.model import parse_contract
 
-from .helpers import both_paths
+from engines import both_paths
 
 from support import SPECTRUM, SPECTRUM_CASES as CASES, spectrum_expected as expected_records
 

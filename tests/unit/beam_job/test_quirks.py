@@ -14,7 +14,7 @@ import pytest
 from feedline.contract.model import load_contracts
 from feedline.validate.csvio import FIELD_SIZE_LIMIT
 
-from .helpers import EVERYTHING, EVERYTHING_HEADER, both_paths
+from engines import EVERYTHING, EVERYTHING_HEADER, both_paths
 
 GOOD = "A1,Ann,ann@example.com,GB,ABC,12.50,3,0.5,true,2026-11-25,2026-11-25T10:00:00Z"
 TX = load_contracts()["transactions"]

@@ -18,7 +18,7 @@ from feedline.contract.model import load_contracts
 from feedline.validate.outputs import merge_summaries
 from feedline.local.sample_data import generate
 
-from .helpers import EVERYTHING, STAMP, both_paths, collect, row_path
+from engines import EVERYTHING, STAMP, both_paths, collect, row_path
 
 CONTRACTS = load_contracts()
 

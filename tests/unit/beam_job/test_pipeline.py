@@ -21,7 +21,8 @@ from feedline.local.sample_data import generate
 from feedline_beam import pipeline
 from feedline_beam.pipeline import ValidateBatch
 
-from .helpers import row_path
+from feedline.settings import REPO_ROOT
+from engines import row_path
 
 TX = load_contracts()["transactions"]
 HEADER = "transaction_id,customer_id,amount,currency,status,transaction_ts"
@@ -111,7 +112,7 @@ def test_every_quirk_file_through_the_job(quirk_dir, engine):
 
 def run_job(input_pattern: str, out: Path, *extra: str):
     return pipeline.run([
-        "--feed", "transactions", "--contract", str(Path(__file__).resolve().parents[2] / "contracts" / "transactions.yaml"),
+        "--feed", "transactions", "--contract", str(REPO_ROOT / "contracts" / "transactions.yaml"),
         "--input", input_pattern, "--output_prefix", str(out) + "/", "--batch_id", BATCH, "--ingested_at", AT, *extra,
     ])
 
