@@ -20,7 +20,9 @@ $(INSTALLED): requirements-lock.txt pyproject.toml
 demo: $(INSTALLED)
 	$(BIN)/feedline demo
 
+# Layer contracts first (pyproject.toml [tool.importlinter]), then every test.
 test: $(INSTALLED)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: $(INSTALLED)
