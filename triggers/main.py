@@ -14,6 +14,8 @@ Accepted events (functions-framework turns the Pub/Sub push body into the first 
 Only objects directly under ``<feed>/`` whose name matches that feed's contract pattern start a
 run; everything else (the DAG's own ``processing/<feed>/<batch>/`` copies, archives, unknown
 names, other event types) is logged and acknowledged: a retry would not change the answer.
+A malformed event (no bucket or name, a generation that is not a number, unreadable data) is
+rejected the same way, with an ERROR line naming what is wrong: redelivering it cannot help.
 
 The run id is derived from bucket, object and generation, so a redelivered event asks for the
 same run and Airflow answers 409, which counts as success. A new upload of the same name is a
@@ -60,11 +62,13 @@ TIMEOUT = (10, 30)  # connect, read; the function's own timeout is 60 s (terrafo
 # Airflow's default [core] allowed_run_id_pattern, and its run_id column width.
 AIRFLOW_RUN_ID = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
 RUN_ID_MAX = 250
+# GCS generations are decimal int64 values; ASCII digits only (\d would take any Unicode digit).
+GENERATION = re.compile(r"^[0-9]{1,19}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.~:+-]+")
 
 
 class EventError(ValueError):
-    """An event this function cannot read (raised: Pub/Sub retries, then dead-letters it)."""
+    """An event this function cannot read (rejected and acknowledged: a retry cannot fix it)."""
 
 
 class AirflowError(RuntimeError):
@@ -128,7 +132,11 @@ def _from_resource(resource: Any, event_type: str) -> StorageObject:
 def _object(bucket: Any, name: Any, generation: Any, event_type: str) -> StorageObject:
     if not bucket or not name or generation in (None, ""):
         raise EventError(f"incomplete object: bucket={bucket!r} name={name!r} generation={generation!r}")
-    return StorageObject(str(bucket), str(name), str(generation), str(event_type))
+    if not isinstance(bucket, str) or not isinstance(name, str):
+        raise EventError(f"bucket and name must be strings: bucket={bucket!r} name={name!r}")
+    if isinstance(generation, bool) or not GENERATION.match(str(generation)):
+        raise EventError(f"generation {generation!r} is not a number")
+    return StorageObject(bucket, name, str(generation), str(event_type))
 
 
 def _as_json(value: Any, what: str) -> Any:
@@ -265,7 +273,10 @@ def log(severity: str, message: str, **fields: Any) -> None:
 def handle(event_type: str, data: Any, environ: Mapping[str, str] = os.environ,
            client: AirflowClient | None = None) -> dict[str, Any]:
     """What the function does with one event; returns what it decided (for logs and tests)."""
-    obj = parse_event(event_type, data)
+    try:
+        obj = parse_event(event_type, data)
+    except EventError as exc:
+        return {"action": "rejected", "reason": f"malformed event: {exc}"}
     if obj is None:
         return {"action": "ignored", "reason": f"event type {event_type}"}
     where = {"bucket": obj.bucket, "object": obj.name, "generation": obj.generation}
@@ -289,4 +300,6 @@ def on_landing_event(cloud_event) -> None:
         log("ERROR", f"event {event_id} not handled, it will be redelivered: {exc}",
             event_id=event_id, event_type=event_type)
         raise
-    log("INFO", f"event {event_id}: {result['action']}", event_id=event_id, event_type=event_type, **result)
+    severity = "ERROR" if result["action"] == "rejected" else "INFO"
+    message = f"event {event_id}: {result['action']}" + (f" ({result['reason']})" if "reason" in result else "")
+    log(severity, message, event_id=event_id, event_type=event_type, **result)

@@ -237,11 +237,18 @@ def test_a_landed_file_starts_exactly_one_run_of_its_feeds_dag(servers):
     assert len(found) == 2 and all(r["conf"] == {"files": [NAME]} for r in found)
 
 
-def test_an_event_the_function_cannot_handle_answers_500_so_pubsub_redelivers(servers):
+def test_a_malformed_event_is_acknowledged_with_an_error_line_and_starts_no_run(servers):
     before = len(runs(servers))
     broken = push_body()
     del broken["message"]["attributes"]["bucketId"]
     broken["message"]["data"] = base64.b64encode(b'{"name": "no bucket"}').decode()
-    response = requests.post(servers["function"], json=broken, timeout=30)
-    assert response.status_code == 500
+    not_a_number = push_body(generation="17x")
+    for body in (broken, not_a_number):
+        response = requests.post(servers["function"], json=body, timeout=30)
+        assert response.status_code == 200, response.text  # acknowledged: a redelivery cannot fix it
     assert len(runs(servers)) == before  # nothing new
+    lines = [json.loads(line) for line in servers["function_log"].read_text().splitlines() if line.startswith("{")]
+    rejected = [line for line in lines if line.get("action") == "rejected"]
+    assert [line["severity"] for line in rejected] == ["ERROR", "ERROR"]
+    assert "incomplete object" in rejected[0]["reason"]
+    assert rejected[1]["reason"] == "malformed event: generation '17x' is not a number"

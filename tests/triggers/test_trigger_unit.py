@@ -81,11 +81,26 @@ def test_other_event_types_are_not_read(trigger):
         ("google.cloud.pubsub.topic.v1.messagePublished", {"message": {"attributes": {"eventType": "OBJECT_FINALIZE"}}}),
         ("google.cloud.storage.object.v1.finalized", {"bucket": BUCKET, "name": NAME}),
         ("google.cloud.storage.object.v1.finalized", "not json"),
+        ("google.cloud.storage.object.v1.finalized", {**resource(), "generation": "12a"}),
+        ("google.cloud.storage.object.v1.finalized", {**resource(), "generation": "\u0661\u0662"}),  # Arabic-Indic digits
+        ("google.cloud.storage.object.v1.finalized", {**resource(), "generation": -5}),
+        ("google.cloud.storage.object.v1.finalized", {**resource(), "generation": True}),
+        ("google.cloud.storage.object.v1.finalized", {**resource(), "name": ""}),
+        ("google.cloud.storage.object.v1.finalized", {**resource(), "name": ["a", "b"]}),
+        ("google.cloud.pubsub.topic.v1.messagePublished", pubsub_data(generation="latest", payload=False)),
     ],
 )
 def test_unreadable_events_raise(trigger, event_type, data):
     with pytest.raises(trigger.EventError):
         trigger.parse_event(event_type, data)
+
+
+def test_a_malformed_event_is_rejected_and_acknowledged_without_a_run(trigger, feeds_json):
+    client = RecordingClient()
+    result = trigger.handle(trigger.STORAGE_FINALIZED, {**resource(), "generation": "12a"},
+                            {"FEEDLINE_FEEDS": feeds_json}, client)
+    assert result == {"action": "rejected", "reason": "malformed event: generation '12a' is not a number"}
+    assert client.calls == []
 
 
 # ------------------------------------------------------------------ feed matching
