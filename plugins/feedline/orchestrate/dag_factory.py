@@ -5,8 +5,9 @@
       -> record_audit -> check_batch -> merge_staging -> refresh_<view>... -> settle_files
 
 Everything that talks to a service is an Airflow Google operator or a task using Airflow's
-hooks, with retries and a Slack notification on failure. Nothing here does I/O when the DAG
-file is parsed: settings come from environment variables, contracts from the package's files.
+hooks (feedline.orchestrate.tasks), with retries and a Slack notification on failure. Here:
+one small function per operator, and build_dag wiring them. Nothing here does I/O when the DAG
+file is parsed: settings come from environment variables, contracts from Settings.contracts_dir.
 """
 
 from __future__ import annotations
