@@ -62,11 +62,13 @@ def clean_env(bundle: Path, airflow_home: Path) -> dict[str, str]:
 
 
 def expected_dag_ids(bundle: Path) -> set[str]:
-    """feedline_<feed> for every contract in the bundle (read as YAML, not via feedline)."""
+    """feedline_<feed> for every contract in the bundle (read as YAML, not via the contract
+    loader; the id is spelled by feedline.contract.naming, as the DAG factory spells it)."""
     import yaml
 
+    from feedline.contract.naming import dag_id
     return {
-        f"feedline_{yaml.safe_load(p.read_text())['feed']}"
+        dag_id(yaml.safe_load(p.read_text())["feed"])
         for p in sorted((bundle / "data" / "contracts").glob("*.yaml"))
     }
 

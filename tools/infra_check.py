@@ -640,12 +640,13 @@ def python_layout(contracts_dir: Path, project_id: str = "test-project") -> dict
     """The same layout as the Python side derives it (feedline.contract.tables, contracts, requirements)."""
     sys.path.insert(0, str(REPO / "plugins"))
     from feedline.contract.model import load_contracts
+    from feedline.contract.naming import dag_id
     from feedline.contract.tables import dataset_names, table_specs
 
     tables, views, feeds = {}, {}, {}
     staging = dataset_names()["staging"]
     for feed, contract in load_contracts(contracts_dir).items():
-        feeds[feed] = {"dag_id": f"feedline_{feed}", "deadletter_threshold": contract.deadletter_threshold}
+        feeds[feed] = {"dag_id": dag_id(feed), "deadletter_threshold": contract.deadletter_threshold}
         for kind, spec in table_specs(contract).items():
             tables[f"{feed}.{kind}"] = {
                 "dataset_id": spec.dataset,

@@ -18,19 +18,19 @@ import json
 import sys
 from pathlib import Path
 
+from feedline.contract import naming
 from feedline.contract.model import Contract, load_contracts
 
 FEEDS_ENV = "FEEDLINE_FEEDS"
 
 
-def dag_id_for(feed: str) -> str:
-    """The DAG id dag_factory.build_dag gives the feed's DAG."""
-    return f"feedline_{feed}"
+dag_id_for = naming.dag_id  # the DAG id dag_factory.build_dag gives the feed's DAG
 
 
 def feeds_config(contracts: dict[str, Contract] | None = None, directory: Path | str | None = None) -> dict:
     """feed -> {dag_id, file_pattern}, for every contract (sorted by feed)."""
-    contracts = contracts if contracts is not None else load_contracts(directory)
+    if contracts is None:
+        contracts = load_contracts(directory) if directory else load_contracts()
     return {
         feed: {"dag_id": dag_id_for(feed), "file_pattern": contract.file_pattern}
         for feed, contract in sorted(contracts.items())

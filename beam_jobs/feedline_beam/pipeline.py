@@ -50,6 +50,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from feedline.validate import outputs
 from feedline.validate.columnar import BLOCK_SIZE, WHOLE_FILE, ColumnarValidator, FileRange, open_range, plan_ranges
+from feedline.contract import job
 from feedline.contract.model import Contract, parse_contract
 from feedline.validate.rules import FileSummary
 
@@ -81,35 +82,25 @@ DEFAULT_RANGE_MB = 128
 printable = outputs.printable  # kept importable from here
 
 
-REQUIRED = ("feed", "contract", "input", "output_prefix", "batch_id", "ingested_at")
+REQUIRED = job.LAUNCH_PARAMETERS
 
 
 class IngestOptions(PipelineOptions):
-    """The job's options. The six launch parameters are required, checked by run(): argparse's
-    required=True would break every other pipeline in the process (Beam parses the options of
-    all PipelineOptions subclasses), tests with TestPipeline included."""
+    """The job's options, declared in feedline.contract.job (with metadata.json's help texts).
+    The launch parameters are required, checked by run(): argparse's required=True would break
+    every other pipeline in the process (Beam parses the options of all PipelineOptions
+    subclasses), tests with TestPipeline included. Only types, choices and defaults are here."""
 
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--feed", help="Feed name, as in its contract.")
-        parser.add_argument("--contract", help="Path or gs:// URI of the contract YAML.")
-        parser.add_argument("--input", help="File pattern of the batch's claimed files.")
-        parser.add_argument("--output_prefix", help="Where valid/deadletter/summary go.")
-        parser.add_argument("--batch_id", help="Batch id, stamped on every row.")
-        parser.add_argument("--ingested_at", help="Claim time (RFC 3339), stamped on rows.")
-        parser.add_argument(
-            "--engine", default="columnar", choices=ENGINES,
-            help="columnar (Arrow blocks, default) or row (the row-by-row reference).",
-        )
-        parser.add_argument(
-            "--range_mb", type=int, default=None,
-            help=f"Split plain files larger than twice this into ranges of about this size (0: never). "
-            f"Default {DEFAULT_RANGE_MB}, or 0 on a DirectRunner with one worker (nothing to share with).",
-        )
-        parser.add_argument(
-            "--block_mb", type=int, default=BLOCK_SIZE // (1024 * 1024),
-            help="Bytes of CSV validated per block (memory per worker thread is a few times this).",
-        )
+        extra: dict[str, dict[str, Any]] = {
+            "engine": {"default": "columnar", "choices": ENGINES},
+            # None: DEFAULT_RANGE_MB, or 0 on a DirectRunner with one worker (see range_mb()).
+            "range_mb": {"type": int, "default": None},
+            "block_mb": {"type": int, "default": BLOCK_SIZE // (1024 * 1024)},
+        }
+        for parameter in job.PARAMETERS:
+            parser.add_argument(f"--{parameter.name}", help=parameter.help, **extra.get(parameter.name, {}))
 
 
 def read_contract(uri: str) -> Contract:

@@ -33,10 +33,17 @@ def feed_for_file(contracts: dict[str, Contract], path: str, feed: str | None) -
     return matches[0]
 
 
+def contracts_from_settings() -> dict[str, Contract]:
+    """The feeds' contracts, from where the settings say (FEEDLINE_CONTRACTS_DIR)."""
+    from feedline.settings import from_env
+
+    return load_contracts(from_env().contracts_dir)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from feedline.validate.rules import FileSummary, summarize_file
 
-    contracts = load_contracts()
+    contracts = contracts_from_settings()
     try:
         contract = feed_for_file(contracts, args.file, args.feed)
     except LookupError as exc:
@@ -87,7 +94,8 @@ def cmd_drop(args: argparse.Namespace) -> int:
     from feedline.local.provision import storage_client
     from feedline.settings import from_env
 
-    settings, contracts = from_env(), load_contracts()
+    settings = from_env()
+    contracts = load_contracts(settings.contracts_dir)
     bucket = storage_client(settings.project).bucket(settings.landing_bucket)
     for path in args.files:
         name = os.path.basename(path)
@@ -111,7 +119,8 @@ def cmd_local(args: argparse.Namespace) -> int:
         from feedline.local.provision import provision
         from feedline.settings import from_env
 
-        created = provision(from_env(), load_contracts())
+        settings = from_env()
+        created = provision(settings, load_contracts(settings.contracts_dir))
         stack.init_airflow(config)
         for name, state in states.items():
             print(f"{name:>9}: {state}")
@@ -136,7 +145,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from feedline.local.sample_data import generate
 
     day = datetime.strptime(args.date, "%Y%m%d").date()
-    data = generate(args.feed, args.rows, args.bad_share, args.seed, day)
+    try:
+        data = generate(args.feed, args.rows, args.bad_share, args.seed, day)
+    except LookupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     Path(args.out).write_bytes(data)
     print(f"wrote {args.out}: {args.rows} rows, {len(data)} bytes")
     return EXIT_OK
@@ -148,7 +161,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI; ``generate --feed`` offers the contracts' feeds (``feeds``, default: all)."""
+    feeds = sorted(contracts_from_settings()) if feeds is None else feeds
     parser = argparse.ArgumentParser(prog="feedline", description="CSV feeds from GCS into BigQuery.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -169,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = sub.add_parser("generate", help="write a deterministic sample file")
     generate.add_argument("out")
-    generate.add_argument("--feed", required=True, choices=["customers", "transactions"])
+    generate.add_argument("--feed", required=True, choices=feeds)
     generate.add_argument("--rows", type=int, required=True)
     generate.add_argument("--bad-share", type=float, default=0.01)
     generate.add_argument("--seed", type=int, default=1)
@@ -182,12 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
-    try:
+        parser = build_parser()  # reads the contracts: their feeds are choices
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+            return int(exc.code or 0)
         return args.func(args)
     except ContractError as exc:
         print(f"error: {exc}", file=sys.stderr)

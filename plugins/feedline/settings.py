@@ -1,11 +1,15 @@
 """Deployment settings, read from environment variables only (cheap enough for DAG parsing).
 
 Composer sets these from Terraform; the local stack sets them for its Airflow and Beam runs.
+Every ``FEEDLINE_*`` variable Feedline's package reads is read here, and nowhere else
+(the trigger function in ``triggers/`` is deployed without this package and reads its own).
+``REPO_ROOT`` is the one place the repository's root is computed.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +35,15 @@ class Settings:
     contracts_uri: str  # where the Beam job reads contracts: a folder path or gs:// prefix
     sql_dir: Path
     max_active_runs: int
+    contracts_dir: Path  # where the DAG side reads contracts (Composer: the bucket's data/ folder)
+    beam_pipeline: Path  # the Beam job's module, run by the DirectRunner locally
 
     @property
     def is_production(self) -> bool:
         return self.env == "prod"
 
 
-def from_env(environ: dict[str, str] | None = None) -> Settings:
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     e = os.environ if environ is None else environ
     env = e.get("FEEDLINE_ENV", "local")
     project = e.get("FEEDLINE_PROJECT", "feedline-local")
@@ -60,4 +66,30 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         contracts_uri=e.get("FEEDLINE_CONTRACTS_URI", str(REPO_ROOT / "contracts")),
         sql_dir=Path(e.get("FEEDLINE_SQL_DIR", str(REPO_ROOT / "sql"))),
         max_active_runs=int(e.get("FEEDLINE_MAX_ACTIVE_RUNS", "1")),
+        contracts_dir=Path(e.get("FEEDLINE_CONTRACTS_DIR") or REPO_ROOT / "contracts"),
+        beam_pipeline=Path(
+            e.get("FEEDLINE_BEAM_PIPELINE") or REPO_ROOT / "beam_jobs" / "feedline_beam" / "pipeline.py"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Where the local stack keeps its data and which ports its services listen on."""
+
+    root: Path
+    gcs_port: int = 9023
+    bq_port: int = 9050
+    bq_grpc_port: int = 9060
+    slack_port: int = 9031
+
+
+def local_from_env(environ: Mapping[str, str] | None = None) -> LocalSettings:
+    e = os.environ if environ is None else environ
+    return LocalSettings(
+        root=Path(e.get("FEEDLINE_LOCAL_DIR", str(REPO_ROOT / ".local"))).resolve(),
+        gcs_port=int(e.get("FEEDLINE_GCS_PORT", LocalSettings.gcs_port)),
+        bq_port=int(e.get("FEEDLINE_BQ_PORT", LocalSettings.bq_port)),
+        bq_grpc_port=int(e.get("FEEDLINE_BQ_GRPC_PORT", LocalSettings.bq_grpc_port)),
+        slack_port=int(e.get("FEEDLINE_SLACK_PORT", LocalSettings.slack_port)),
     )

@@ -24,7 +24,9 @@ GRANULARITIES = ("DAY", "MONTH")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FEED_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 
-CONTRACTS_DIR_ENV = "FEEDLINE_CONTRACTS_DIR"
+# The repository's contracts/ (this package cannot import feedline.settings): the default for
+# tests and tools. Deployed code passes Settings.contracts_dir (FEEDLINE_CONTRACTS_DIR).
+REPOSITORY_CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "contracts"
 
 
 class ContractError(ValueError):
@@ -94,18 +96,10 @@ class Contract:
         return match.group("date") if match else None
 
 
-def default_contracts_dir() -> Path:
-    """contracts/ beside plugins/ in the repository, or where FEEDLINE_CONTRACTS_DIR says
-    (Composer: the bucket's data/ folder, mounted on the workers)."""
-    configured = os.environ.get(CONTRACTS_DIR_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "contracts"
-
-
-def load_contracts(directory: Path | str | None = None) -> dict[str, Contract]:
-    """Every ``*.yaml`` contract in ``directory``, by feed name, sorted."""
-    directory = Path(directory) if directory else default_contracts_dir()
+def load_contracts(directory: Path | str = REPOSITORY_CONTRACTS_DIR) -> dict[str, Contract]:
+    """Every ``*.yaml`` contract in ``directory``, by feed name, sorted. The caller says where
+    (deployed code: ``Settings.contracts_dir``); the default is the repository's contracts/."""
+    directory = Path(directory)
     contracts: dict[str, Contract] = {}
     for path in sorted(directory.glob("*.yaml")):
         contract = load_contract(path)

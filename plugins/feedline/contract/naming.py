@@ -9,6 +9,11 @@ import re
 BATCH_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 
 
+def dag_id(feed: str) -> str:
+    """The id of the feed's ingestion DAG (the DAG factory, the trigger's feed map, tools)."""
+    return f"feedline_{feed}"
+
+
 def batch_id_for_run(feed: str, run_id: str) -> str:
     """A batch id that is stable for a DAG run (retries, clears) and unique among its runs.
 

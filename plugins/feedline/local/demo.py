@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from feedline.contract import naming
 from feedline.contract.model import load_contracts
 from feedline.local import stack
 from feedline.settings import REPO_ROOT, from_env
@@ -21,8 +22,8 @@ SAMPLES = REPO_ROOT / "samples"
 
 def run_feed_dag(config: stack.StackConfig, feed: str, log_dir: Path) -> tuple[bool, float]:
     started = time.monotonic()
-    result = stack.airflow(config, "dags", "test", f"feedline_{feed}", check=False, capture=True)
-    log = log_dir / f"dags-test-feedline_{feed}.log"
+    result = stack.airflow(config, "dags", "test", naming.dag_id(feed), check=False, capture=True)
+    log = log_dir / f"dags-test-{naming.dag_id(feed)}.log"
     log.write_text(result.stdout or "")
     return result.returncode == 0, time.monotonic() - started
 
@@ -35,7 +36,8 @@ def run_demo() -> int:
 
     from feedline.local import provision, report
 
-    settings, contracts = from_env(), load_contracts()
+    settings = from_env()
+    contracts = load_contracts(settings.contracts_dir)
     provision.provision(settings, contracts)
     stack.init_airflow(config)
     alerts_before = len(stack_alerts(config))
@@ -51,10 +53,10 @@ def run_demo() -> int:
 
     outcomes = {}
     for feed in contracts:
-        print(f"== Running DAG feedline_{feed} through Airflow (airflow dags test)")
+        print(f"== Running DAG {naming.dag_id(feed)} through Airflow (airflow dags test)")
         ok, seconds = run_feed_dag(config, feed, config.root / "logs")
         outcomes[feed] = ok
-        print(f"   {'succeeded' if ok else 'FAILED'} in {seconds:.0f}s (log: {config.root}/logs/dags-test-feedline_{feed}.log)")
+        print(f"   {'succeeded' if ok else 'FAILED'} in {seconds:.0f}s (log: {config.root}/logs/dags-test-{naming.dag_id(feed)}.log)")
 
     print()
     print(report.render(settings, contracts, stack_alerts(config)[alerts_before:]))

@@ -71,8 +71,17 @@ TRANSACTION_DEFECTS: list[Callable[[list[str]], list[str]]] = [
 ]
 
 
+# The feeds this module can make files for (a new contract needs its generator here).
+GENERATED_FEEDS = ("customers", "transactions")
+
+
 def generate(feed: str, rows: int, bad_share: float, seed: int, day: date, customers: int = 500) -> bytes:
     """A whole CSV file (header + rows, CRLF line ends) as bytes."""
+    if feed not in GENERATED_FEEDS:
+        raise LookupError(
+            f"no sample generator for the feed {feed!r} (feedline.local.sample_data makes "
+            f"{', '.join(GENERATED_FEEDS)})"
+        )
     rng = random.Random(f"{feed}:{seed}:{day.isoformat()}")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

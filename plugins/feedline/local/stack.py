@@ -17,32 +17,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedline.settings import REPO_ROOT
+from feedline.settings import REPO_ROOT, LocalSettings, local_from_env
 
 PROJECT = "feedline-local"
 
 
 @dataclass(frozen=True)
-class StackConfig:
-    root: Path
-    gcs_port: int = 9023
-    bq_port: int = 9050
-    bq_grpc_port: int = 9060
-    slack_port: int = 9031
+class StackConfig(LocalSettings):
+    """The local settings (FEEDLINE_LOCAL_DIR and the ports, read in feedline.settings) and the
+    paths and URLs derived from them."""
 
     @classmethod
     def from_env(cls) -> "StackConfig":
-        e = os.environ
-        return cls(
-            root=Path(e.get("FEEDLINE_LOCAL_DIR", str(REPO_ROOT / ".local"))).resolve(),
-            gcs_port=int(e.get("FEEDLINE_GCS_PORT", cls.gcs_port)),
-            bq_port=int(e.get("FEEDLINE_BQ_PORT", cls.bq_port)),
-            bq_grpc_port=int(e.get("FEEDLINE_BQ_GRPC_PORT", cls.bq_grpc_port)),
-            slack_port=int(e.get("FEEDLINE_SLACK_PORT", cls.slack_port)),
-        )
+        return cls(**dataclasses.asdict(local_from_env()))
 
     @property
     def gcs_dir(self) -> Path:

@@ -13,14 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from feedline.contract import naming
+from feedline.contract import job, naming
 from feedline.contract.model import Contract
 from feedline.settings import Settings
 
 # Dataflow: lower-case letters, digits and hyphens, starting with a letter; at most 63 here so
 # the name is also a valid label value.
 JOB_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-TEMPLATE_IMAGE_PARAMETERS = ("feed", "contract", "input", "output_prefix", "batch_id", "ingested_at")
+# Declared once, in feedline.contract.job (the Beam job's options and metadata.json agree).
+TEMPLATE_IMAGE_PARAMETERS = job.LAUNCH_PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ def job_name(feed: str, batch_id: str) -> str:
     digest = hashlib.sha256(batch_id.encode()).hexdigest()[:12]
     feed_part = re.sub(r"[^a-z0-9]+", "-", feed.lower()).strip("-")[:36]
     name = f"feedline-{feed_part}-{digest}"
-    assert JOB_NAME.match(name), name
+    if not JOB_NAME.match(name):
+        raise ValueError(f"feed {feed!r} gives an invalid Dataflow job name {name!r}")
     return name
 
 
@@ -48,26 +50,40 @@ def contract_uri(settings: Settings, contract: Contract) -> str:
 
 def launch_spec(settings: Settings, contract: Contract, batch_id: str, ingested_at: str) -> LaunchSpec:
     work = f"gs://{settings.work_bucket}"
+    values = {
+        "feed": contract.feed,
+        "contract": contract_uri(settings, contract),
+        "input": f"gs://{settings.landing_bucket}/{naming.processing_prefix(contract.feed, batch_id)}*",
+        "output_prefix": f"{work}/{naming.output_prefix(contract.feed, batch_id)}",
+        "batch_id": batch_id,
+        "ingested_at": ingested_at,
+    }
     return LaunchSpec(
         job_name=job_name(contract.feed, batch_id),
-        parameters={
-            "feed": contract.feed,
-            "contract": contract_uri(settings, contract),
-            "input": f"gs://{settings.landing_bucket}/{naming.processing_prefix(contract.feed, batch_id)}*",
-            "output_prefix": f"{work}/{naming.output_prefix(contract.feed, batch_id)}",
-            "batch_id": batch_id,
-            "ingested_at": ingested_at,
-        },
+        parameters={name: values[name] for name in TEMPLATE_IMAGE_PARAMETERS},
         temp_location=f"{work}/dataflow/temp",
         staging_location=f"{work}/dataflow/staging",
         labels={"app": "feedline", "feed": contract.feed, "env": settings.env},
     )
 
 
+def check_parameters(parameters: dict[str, str]) -> None:
+    """Raise ValueError for a parameter the template does not declare or whose value its
+    regexes refuse: the launch fails here, with the value, not as a Dataflow 400."""
+    for name, value in parameters.items():
+        declared = job.BY_NAME.get(name)
+        if declared is None:
+            raise ValueError(f"{name!r} is not a parameter of the Beam job")
+        refused = [p for p in declared.regexes if not re.fullmatch(p, value)]
+        if refused:
+            raise ValueError(f"parameter {name}={value!r} does not match {refused[0]}")
+
+
 def flex_template_body(settings: Settings, spec: LaunchSpec) -> dict[str, Any]:
     """DataflowStartFlexTemplateOperator ``body`` (projects.locations.flexTemplates.launch)."""
     if not settings.template_spec_path:
         raise ValueError("FEEDLINE_TEMPLATE_SPEC (gs:// path of the flex template spec) is not set")
+    check_parameters(spec.parameters)
     environment: dict[str, Any] = {
         "tempLocation": spec.temp_location,
         "stagingLocation": spec.staging_location,

@@ -106,3 +106,12 @@ def test_a_third_feed_is_one_more_file(tmp_path):
     orders = {**copy.deepcopy(BASE), "feed": "orders", "file_pattern": "^orders_(?P<date>\\d{8})\\.csv$"}
     (tmp_path / "orders.yaml").write_text(yaml.safe_dump(orders))
     assert sorted(load_contracts(tmp_path)) == ["customers", "orders", "transactions"]
+
+
+def test_contracts_come_from_the_directory_the_caller_names_not_the_environment(tmp_path, monkeypatch):
+    from feedline.contract import model
+
+    monkeypatch.setenv("FEEDLINE_CONTRACTS_DIR", str(tmp_path))  # read by feedline.settings only
+    assert model.REPOSITORY_CONTRACTS_DIR == REPO_ROOT / "contracts"
+    assert sorted(load_contracts()) == sorted(p.stem for p in (REPO_ROOT / "contracts").glob("*.yaml"))
+    assert load_contracts(tmp_path) == {}

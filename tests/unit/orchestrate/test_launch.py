@@ -193,3 +193,42 @@ def test_the_job_parses_the_body_parameters_as_its_options():
     options = PipelineOptions([f"--{k}={v}" for k, v in parameters.items()]).view_as(IngestOptions)
     assert {k: getattr(options, k) for k in parameters} == parameters
     assert options.engine == "columnar"
+
+
+def test_the_launch_parameters_are_the_declared_ones():
+    from feedline.contract import job
+
+    assert launch.TEMPLATE_IMAGE_PARAMETERS == job.LAUNCH_PARAMETERS
+    assert list(body("transactions", RUN_IDS[0])["launchParameter"]["parameters"]) == list(job.LAUNCH_PARAMETERS)
+
+
+def test_the_jobs_options_carry_the_declared_help_and_defaults():
+    from feedline.contract import job
+    from feedline.validate.columnar import BLOCK_SIZE
+    from feedline_beam.pipeline import DEFAULT_RANGE_MB, REQUIRED, IngestOptions
+
+    actions = {a.dest: a for a in _ingest_parser(IngestOptions)._actions if a.dest != "help"}
+    assert list(actions) == [p.name for p in job.PARAMETERS]
+    assert {name: a.help for name, a in actions.items()} == {p.name: p.help for p in job.PARAMETERS}
+    assert REQUIRED == job.LAUNCH_PARAMETERS
+    # The help texts state the job's defaults; the job's constants must agree.
+    assert f"Default {BLOCK_SIZE >> 20}." in job.BY_NAME["block_mb"].help and actions["block_mb"].default == 16
+    assert f"Default {DEFAULT_RANGE_MB}." in job.BY_NAME["range_mb"].help
+    assert actions["engine"].default == "columnar" and "columnar (default" in job.BY_NAME["engine"].help
+
+
+def test_a_parameter_the_template_would_refuse_is_a_value_error_before_launch():
+    settings = from_env({**PROD, "FEEDLINE_CONTRACTS_URI": "/local/contracts"})
+    spec = launch.launch_spec(settings, load_contracts()["transactions"], "b_1", INGESTED_AT)
+    with pytest.raises(ValueError, match="parameter contract='/local/contracts/transactions.yaml' does not match"):
+        launch.flex_template_body(settings, spec)
+    with pytest.raises(ValueError, match="'colour' is not a parameter of the Beam job"):
+        launch.check_parameters({"colour": "red"})
+    with pytest.raises(ValueError, match="parameter batch_id='Bad' does not match"):
+        launch.check_parameters({"batch_id": "Bad"})
+
+
+def test_an_invalid_job_name_is_a_value_error_not_an_assert(monkeypatch):
+    monkeypatch.setattr(launch, "JOB_NAME", re.compile(r"^never$"))
+    with pytest.raises(ValueError, match="invalid Dataflow job name 'feedline-transactions-"):
+        launch.job_name("transactions", "b_1")

@@ -1,0 +1,120 @@
+"""A batch's audit: its rows read back from BigQuery, and the report check_batch acts on.
+
+:func:`inspect_batch` runs the three queries in ``sql/audit/`` (identifiers rendered by the
+same Jinja as the DAG's templates; every value a query parameter); :func:`batch_report` turns
+their rows into the report (pure). The remaining functions say what the report means: the log
+line the monitoring parses, the alerts to send, and why the batch must fail, each on its own so
+check_batch logs, alerts and fails in separate steps. No Airflow imports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedline.contract.model import Contract
+from feedline.orchestrate import alerts, sql
+from feedline.settings import Settings
+
+# No valid rows: the MERGE's source is empty anyway, any day will do.
+EMPTY_DAY = "1970-01-01"
+AUDIT_QUERIES = ("audit/batch_files.sql", "audit/deadletter_reasons.sql", "audit/partition_span.sql")
+
+
+def audit_statements(settings: Settings, contract: Contract) -> dict[str, str]:
+    """The audit queries for the feed, by template name."""
+    identifiers = sql.template_params(settings, contract)
+    return {template: sql.render(settings, template, params=identifiers) for template in AUDIT_QUERIES}
+
+
+def inspect_batch(
+    client, settings: Settings, contract: Contract, batch_id: str, attempt: int, ingested_at: str
+) -> dict[str, Any]:
+    """The batch's audit rows read back from BigQuery, with totals, reasons and partition range.
+
+    ``client`` is a google.cloud.bigquery.Client (BigQueryHook's, in the DAG)."""
+    from google.cloud import bigquery
+
+    scalar = bigquery.ScalarQueryParameter
+    batch_config = bigquery.QueryJobConfig(
+        query_parameters=[
+            scalar("batch_id", "STRING", batch_id),
+            scalar("attempt", "INT64", attempt),
+            scalar("ingested_at", "TIMESTAMP", ingested_at),
+        ]
+    )
+    statements = audit_statements(settings, contract)
+
+    def rows(template: str, config=batch_config) -> list[dict[str, Any]]:
+        return [dict(r) for r in client.query(statements[template], job_config=config).result()]
+
+    files, reasons, span = (
+        rows("audit/batch_files.sql"),
+        rows("audit/deadletter_reasons.sql"),
+        rows("audit/partition_span.sql", config=None),  # no parameters: BigQuery refuses unused ones
+    )
+    return batch_report(files, reasons, span[0])
+
+
+def batch_report(files: list[dict], reasons: list[dict], span: dict) -> dict[str, Any]:
+    """The report from the audit rows (one per file), the deadletter reasons and the span."""
+    loaded = [a for a in files if a["status"] == "loaded"]
+    rows_read = sum(a["rows_read"] for a in loaded)
+    rows_deadletter = sum(a["rows_deadletter"] for a in loaded)
+    rows_loaded = sum(a["rows_loaded"] for a in loaded)
+    return {
+        "files": {a["source_file"]: a["status"] for a in files},
+        "quarantined": {a["source_file"]: a["reason"] for a in files if a["status"] == "quarantined"},
+        "lost": {
+            a["source_file"]: a["rows_read"] - a["rows_loaded"] - a["rows_deadletter"]
+            for a in loaded
+            if a["rows_read"] != a["rows_loaded"] + a["rows_deadletter"]
+        },
+        "rows_read": rows_read,
+        "rows_deadletter": rows_deadletter,
+        "rows_loaded": rows_loaded,
+        "share": rows_deadletter / rows_read if rows_read else 0.0,
+        "reasons": [(r["reason"], r["n"]) for r in reasons],
+        "partition_min": str(span["partition_min"] or EMPTY_DAY),
+        "partition_max": str(span["partition_max"] or EMPTY_DAY),
+    }
+
+
+def audit_line(feed: str, batch_id: str, report: dict[str, Any]) -> str:
+    """Parsed by the log-based metrics and alerts in terraform/modules/monitoring."""
+    return (
+        f"feedline_audit feed={feed} batch_id={batch_id} rows_read={report['rows_read']:d} "
+        f"rows_loaded={report['rows_loaded']:d} rows_deadletter={report['rows_deadletter']:d} "
+        f"deadletter_share={report['share']:.6f}"
+    )
+
+
+def lost_rows_error(report: dict[str, Any]) -> str | None:
+    """Why the batch must stop before anything else: rows read that never reached BigQuery."""
+    return f"rows lost between Beam and BigQuery: {report['lost']}" if report["lost"] else None
+
+
+def exceeds_threshold(contract: Contract, report: dict[str, Any]) -> bool:
+    return bool(report["rows_read"]) and report["share"] > contract.deadletter_threshold
+
+
+def alert_texts(contract: Contract, batch_id: str, report: dict[str, Any]) -> list[str]:
+    """The Slack messages the batch calls for: quarantined files, then a deadletter share
+    above the feed's threshold."""
+    texts = []
+    if report["quarantined"]:
+        texts.append(alerts.quarantine_text(contract.feed, batch_id, report["quarantined"]))
+    if exceeds_threshold(contract, report):
+        texts.append(
+            alerts.deadletter_text(
+                contract.feed, batch_id, report["share"], contract.deadletter_threshold, contract.on_exceed,
+                report["rows_read"], report["rows_deadletter"], report["reasons"],
+            )
+        )
+    return texts
+
+
+def threshold_error(contract: Contract, report: dict[str, Any]) -> str | None:
+    """Why the batch must stop before staging: the share is above a threshold that says fail."""
+    if contract.on_exceed == "fail" and exceeds_threshold(contract, report):
+        return f"deadletter share {report['share']:.2%} is above {contract.deadletter_threshold:.2%}"
+    return None

@@ -1,0 +1,130 @@
+"""The DAG's Python tasks, at module level: each takes the feed's contract and the settings as
+arguments (``tasks.claim_files(contract, settings)`` in dag_factory), and Airflow's context by
+keyword. The work is in small plain functions beside them, testable without a DAG run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+from airflow.providers.google.cloud.hooks.gcs import GCSHook
+from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+from airflow.sdk import task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from feedline.contract import naming
+from feedline.contract.model import Contract
+from feedline.orchestrate import alerts, audit, launch
+from feedline.settings import Settings
+from feedline.storage import claims
+
+log = logging.getLogger(__name__)
+
+GCP_CONN_ID = "google_cloud_default"
+CLAIM_TASK = "claim_files"
+
+
+def send_slack(settings: Settings, text: str) -> None:
+    SlackWebhookHook(slack_webhook_conn_id=settings.slack_conn_id).send(text=text)
+
+
+def fail_if(reason: str | None) -> None:
+    """Fail the task without retries (retrying cannot change the batch's data)."""
+    if reason:
+        raise AirflowFailException(reason)
+
+
+def gcs_client():
+    return GCSHook(gcp_conn_id=GCP_CONN_ID).get_conn()
+
+
+def is_backfill(run_params: dict[str, Any], dag_run) -> bool:
+    return bool(run_params["from_archive"]) or dag_run.run_type == "backfill"
+
+
+def claim_date(run_params: dict[str, Any], from_archive: bool, logical_date: datetime) -> str | None:
+    """The date of the files to claim: the run's ``date``; a backfill without one takes its
+    logical date's files from the archive."""
+    if from_archive and not run_params["date"]:
+        return logical_date.strftime("%Y%m%d")
+    return run_params["date"]
+
+
+def ingested_at(dag_run) -> str:
+    """The batch's ingestion time: when its run was due, so a re-run stamps the same value."""
+    return dag_run.run_after.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def launch_options(settings: Settings, contract: Contract, batch_id: str, ingested_at: str) -> dict[str, Any]:
+    """What validate_rows starts the Beam job with: DirectRunner pipeline options locally, the
+    flex template launch body in the cloud (one spec, so both carry the same parameters)."""
+    spec = launch.launch_spec(settings, contract, batch_id, ingested_at)
+    if settings.runner == "direct":
+        return launch.direct_runner_options(spec)
+    return launch.flex_template_body(settings, spec)
+
+
+@task.branch
+def choose_source(contract: Contract, settings: Settings, **context) -> str:
+    """Sweep the landing prefix (wait), or go straight to claiming: files named in the run's
+    params, a backfill from the archive, or a re-run taking its own files back."""
+    run_params, dag_run = context["params"], context["dag_run"]
+    if run_params["files"] or is_backfill(run_params, dag_run):
+        return CLAIM_TASK
+    batch_id = naming.batch_id_for_run(contract.feed, dag_run.run_id)
+    rerun = claims.has_manifest(gcs_client(), settings, contract, batch_id)
+    return CLAIM_TASK if rerun else "wait_for_files"
+
+
+@task(multiple_outputs=True, trigger_rule="none_failed_min_one_success")
+def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, Any]:
+    """Move this batch's files out of the landing prefix so no other run takes them."""
+    run_params, dag_run = context["params"], context["dag_run"]
+    feed, batch_id = contract.feed, naming.batch_id_for_run(contract.feed, dag_run.run_id)
+    from_archive = is_backfill(run_params, dag_run)
+    file_date = claim_date(run_params, from_archive, context["logical_date"])
+    claim = claims.claim_files(
+        gcs_client(), settings, contract, batch_id, run_params["files"] or None, file_date, from_archive
+    )
+    if claim.misnamed:
+        send_slack(settings, alerts.quarantine_text(feed, batch_id, claim.misnamed))
+    if not claim.files:
+        raise AirflowSkipException(f"no {feed} files to claim")
+    stamp = ingested_at(dag_run)
+    return {
+        "batch_id": batch_id,
+        "ingested_at": stamp,
+        "attempt": claim.attempt,
+        "claim": claim.to_xcom(),
+        "launch": launch_options(settings, contract, batch_id, stamp),
+    }
+
+
+@task
+def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, Any]:
+    """Prove rows read = loaded + deadlettered per file; alert on quarantine and on a
+    deadletter share above the feed's threshold (and stop the batch if it says fail)."""
+    ti = context["ti"]
+    batch_id, attempt, stamp = (
+        ti.xcom_pull(task_ids=CLAIM_TASK, key=key) for key in ("batch_id", "attempt", "ingested_at")
+    )
+    client = BigQueryHook(gcp_conn_id=GCP_CONN_ID, use_legacy_sql=False).get_client(
+        project_id=settings.project, location=settings.bq_location
+    )
+    report = audit.inspect_batch(client, settings, contract, batch_id, attempt, stamp)
+    log.info("%s", audit.audit_line(contract.feed, batch_id, report))
+    fail_if(audit.lost_rows_error(report))
+    for text in audit.alert_texts(contract, batch_id, report):
+        send_slack(settings, text)
+    fail_if(audit.threshold_error(contract, report))
+    return report
+
+
+@task
+def settle_files(contract: Contract, settings: Settings, claim_data: dict, report: dict) -> dict[str, str]:
+    """Archive accepted files; quarantine rejected ones with their reason."""
+    claim = claims.Claim.from_xcom(claim_data)
+    return claims.settle_files(gcs_client(), settings, contract, claim, report["quarantined"])

@@ -1,0 +1,154 @@
+"""The batch audit: the queries (identifiers only, values as parameters), the report built
+from their rows, and what the report means (log line, alerts, failures)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date, datetime, timezone
+
+import pytest
+
+from feedline.contract.model import load_contracts
+from feedline.orchestrate import alerts, audit, sql
+from feedline.settings import from_env
+
+SETTINGS = from_env({})
+CONTRACTS = load_contracts()
+TX = CONTRACTS["transactions"]  # on_exceed: fail
+CUSTOMERS = CONTRACTS["customers"]  # on_exceed: warn
+
+
+def file_row(name, status="loaded", read=10, loaded=9, dead=1, reason=None) -> dict:
+    return {"source_file": name, "status": status, "rows_read": read, "rows_loaded": loaded,
+            "rows_deadletter": dead, "reason": reason}
+
+
+FILES = [
+    file_row("a.csv", read=100, loaded=90, dead=10),
+    file_row("b.csv", read=50, loaded=50, dead=0),
+    file_row("c.csv", status="quarantined", read=0, loaded=0, dead=0, reason="header does not match"),
+]
+REASONS = [{"reason": "bad amount", "n": 7}, {"reason": "short row", "n": 3}]
+SPAN = {"partition_min": date(2026, 11, 24), "partition_max": date(2026, 11, 25)}
+
+
+def test_the_audit_queries_name_the_feeds_tables_and_take_values_as_parameters():
+    identifiers = sql.template_params(SETTINGS, TX)
+    statements = audit.audit_statements(SETTINGS, TX)
+    assert sorted(statements) == sorted(audit.AUDIT_QUERIES)
+    files = statements["audit/batch_files.sql"]
+    assert f"FROM `{identifiers['audit_table']}`" in files
+    assert "WHERE batch_id = @batch_id AND attempt = @attempt" in files
+    reasons = statements["audit/deadletter_reasons.sql"]
+    assert f"FROM `{identifiers['deadletter_table']}`" in reasons
+    assert "DATE(_ingested_at) = DATE(@ingested_at) AND _batch_id = @batch_id" in reasons
+    assert "ORDER BY n DESC, reason" in reasons
+    span = statements["audit/partition_span.sql"]
+    assert f"FROM `{identifiers['load_summary_table']}`" in span and "file_error IS NULL" in span
+    assert "@" not in span
+    for text in statements.values():
+        assert "{{" not in text and "{%" not in text
+
+
+def test_batch_report_totals_loaded_files_only():
+    report = audit.batch_report(FILES, REASONS, SPAN)
+    assert report == {
+        "files": {"a.csv": "loaded", "b.csv": "loaded", "c.csv": "quarantined"},
+        "quarantined": {"c.csv": "header does not match"},
+        "lost": {},
+        "rows_read": 150,
+        "rows_deadletter": 10,
+        "rows_loaded": 140,
+        "share": 10 / 150,
+        "reasons": [("bad amount", 7), ("short row", 3)],
+        "partition_min": "2026-11-24",
+        "partition_max": "2026-11-25",
+    }
+
+
+def test_batch_report_finds_lost_rows_and_defaults_an_empty_span():
+    files = [file_row("a.csv", read=10, loaded=5, dead=2), file_row("b.csv", read=3, loaded=3, dead=0)]
+    report = audit.batch_report(files, [], {"partition_min": None, "partition_max": None})
+    assert report["lost"] == {"a.csv": 3}
+    assert (report["partition_min"], report["partition_max"]) == (audit.EMPTY_DAY, audit.EMPTY_DAY)
+    empty = audit.batch_report([], [], {"partition_min": None, "partition_max": None})
+    assert empty["rows_read"] == 0 and empty["share"] == 0.0
+
+
+class FakeClient:
+    """Answers the three audit queries in order, recording what was asked."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = list(answers), []
+
+    def query(self, statement, job_config=None):
+        self.calls.append((statement, job_config))
+        answer = self.answers.pop(0)
+
+        class Job:
+            def result(self):
+                return answer
+
+        return Job()
+
+
+def test_inspect_batch_runs_the_three_queries_with_the_batch_as_parameters():
+    client = FakeClient([FILES, REASONS, [SPAN]])
+    report = audit.inspect_batch(client, SETTINGS, TX, "b_1", 2, "2026-11-27T08:15:00.000000Z")
+    assert report == audit.batch_report(FILES, REASONS, SPAN)
+    statements = audit.audit_statements(SETTINGS, TX)
+    assert [c[0] for c in client.calls] == [statements[t] for t in audit.AUDIT_QUERIES]
+    parameters = {p.name: (p.type_, p.value) for p in client.calls[0][1].query_parameters}
+    assert parameters == {
+        "batch_id": ("STRING", "b_1"),
+        "attempt": ("INT64", 2),
+        "ingested_at": ("TIMESTAMP", datetime(2026, 11, 27, 8, 15, tzinfo=timezone.utc)),  # parsed by the library
+    }
+    assert client.calls[1][1] is client.calls[0][1]
+    assert client.calls[2][1] is None  # the span query has no parameters
+
+
+def test_audit_line_is_what_the_log_based_metrics_parse():
+    line = audit.audit_line("transactions", "b_1", audit.batch_report(FILES, REASONS, SPAN))
+    assert line == (
+        "feedline_audit feed=transactions batch_id=b_1 rows_read=150 rows_loaded=140 rows_deadletter=10 "
+        "deadletter_share=0.066667"
+    )
+    pattern = r"^feedline_audit feed=\w+ batch_id=\w+ rows_read=\d+ rows_loaded=\d+ rows_deadletter=\d+ deadletter_share=[\d.]+$"
+    assert re.match(pattern, line)
+
+
+def test_lost_rows_are_an_error_and_none_is_not():
+    assert audit.lost_rows_error({"lost": {}}) is None
+    assert audit.lost_rows_error({"lost": {"a.csv": 3}}) == "rows lost between Beam and BigQuery: {'a.csv': 3}"
+
+
+def report(rows_read=100, rows_deadletter=20, quarantined=None) -> dict:
+    return {"rows_read": rows_read, "rows_deadletter": rows_deadletter, "quarantined": quarantined or {},
+            "share": rows_deadletter / rows_read if rows_read else 0.0, "reasons": [("bad", rows_deadletter)]}
+
+
+@pytest.mark.parametrize("on_exceed", ["warn", "fail"])
+def test_alerts_for_quarantine_then_threshold(on_exceed):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.1, on_exceed=on_exceed)
+    r = report(quarantined={"c.csv": "bad header"})
+    assert audit.alert_texts(contract, "b_1", r) == [
+        alerts.quarantine_text(contract.feed, "b_1", {"c.csv": "bad header"}),
+        alerts.deadletter_text(contract.feed, "b_1", 0.2, 0.1, on_exceed, 100, 20, [("bad", 20)]),
+    ]
+
+
+def test_no_alert_at_or_below_the_threshold_or_without_rows():
+    contract = dataclasses.replace(CUSTOMERS, deadletter_threshold=0.2)
+    assert audit.alert_texts(contract, "b", report(100, 20)) == []  # equal is not above
+    assert audit.alert_texts(contract, "b", report(0, 0)) == []
+    assert audit.threshold_error(dataclasses.replace(contract, on_exceed="fail"), report(0, 0)) is None
+
+
+def test_only_a_fail_threshold_fails_the_batch():
+    warn = dataclasses.replace(CUSTOMERS, deadletter_threshold=0.1, on_exceed="warn")
+    fail = dataclasses.replace(warn, on_exceed="fail")
+    assert audit.threshold_error(warn, report(100, 20)) is None
+    assert audit.threshold_error(fail, report(100, 20)) == "deadletter share 20.00% is above 10.00%"
+    assert audit.threshold_error(fail, report(100, 5)) is None

@@ -1,0 +1,57 @@
+"""The DAG factory's own choices: the Beam provider only for the direct runner, the pipeline
+path and the contracts from Settings, the DAG id from naming."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from feedline.settings import REPO_ROOT
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from feedline.orchestrate.dag_factory import build_all
+    from feedline.settings import from_env
+    after_import = "airflow.providers.apache.beam.operators.beam" in sys.modules
+    build_all(from_env({"FEEDLINE_ENV": "prod", "FEEDLINE_TEMPLATE_SPEC": "gs://t/spec.json"}))
+    after_cloud = "airflow.providers.apache.beam.operators.beam" in sys.modules
+    build_all(from_env({}))
+    after_local = "airflow.providers.apache.beam.operators.beam" in sys.modules
+    print(json.dumps([after_import, after_cloud, after_local]))
+    """
+)
+
+
+def test_the_beam_operator_is_imported_only_to_build_a_direct_runner_task():
+    # (the Google provider's Dataflow hook imports the Beam provider's hooks; its operators only
+    # a direct-runner DAG needs)
+    result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, False, True]
+
+
+def test_the_local_pipeline_and_the_contracts_come_from_settings(tmp_path):
+    from feedline.orchestrate.dag_factory import build_all
+    from feedline.settings import from_env
+
+    (tmp_path / "customers.yaml").write_text((REPO_ROOT / "contracts" / "customers.yaml").read_text())
+    dags = build_all(from_env({"FEEDLINE_CONTRACTS_DIR": str(tmp_path), "FEEDLINE_BEAM_PIPELINE": "/opt/job/pipeline.py"}))
+    assert list(dags) == ["feedline_customers"]
+    assert dags["feedline_customers"].get_task("validate_rows").py_file == "/opt/job/pipeline.py"
+
+
+def test_the_sql_identifiers_are_the_templates_params_and_run_params_stay_apart():
+    from feedline.orchestrate import sql
+    from feedline.orchestrate.dag_factory import RUN_PARAMS, build_all
+    from feedline.settings import from_env
+
+    settings = from_env({})
+    dag = build_all(settings)["feedline_transactions"]
+    assert sorted(dag.params.keys()) == sorted(RUN_PARAMS) == ["date", "files", "from_archive"]
+    merge = dag.get_task("merge_staging")
+    identifiers = sql.template_params(settings, dag.get_task("claim_files").op_args[0])
+    assert {k: merge.params[k] for k in identifiers} == identifiers
+    names = [p["name"] for p in merge.configuration["query"]["queryParameters"]]
+    assert names == ["batch_id", "ingested_at", "partition_min", "partition_max"]

@@ -1,0 +1,180 @@
+"""The DAG's Python tasks, called as Airflow calls them (their functions, with a context),
+with the services replaced: what they return, alert and raise."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from feedline.contract import naming
+from feedline.contract.model import load_contracts
+from feedline.orchestrate import alerts, launch, tasks
+from feedline.settings import from_env
+from feedline.storage import claims
+
+LOCAL = from_env({})
+CLOUD = from_env({"FEEDLINE_ENV": "prod", "FEEDLINE_TEMPLATE_SPEC": "gs://t/spec.json",
+                  "FEEDLINE_CONTRACTS_URI": "gs://feedline-work/contracts"})
+TX = load_contracts()["transactions"]
+RUN_AFTER = datetime(2026, 11, 27, 8, 15, tzinfo=timezone.utc)
+NO_PARAMS = {"files": [], "date": None, "from_archive": False}
+
+
+def dag_run(run_type="scheduled", run_id="scheduled__2026-11-27T08:15:00+00:00"):
+    return SimpleNamespace(run_id=run_id, run_type=run_type, run_after=RUN_AFTER)
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    texts: list[str] = []
+    monkeypatch.setattr(tasks, "send_slack", lambda settings, text: texts.append(text))
+    monkeypatch.setattr(tasks, "gcs_client", lambda: "gcs-client")
+    return texts
+
+
+def test_backfills_and_archive_runs_take_files_from_the_archive():
+    assert tasks.is_backfill(NO_PARAMS, dag_run("backfill"))
+    assert tasks.is_backfill({**NO_PARAMS, "from_archive": True}, dag_run())
+    assert not tasks.is_backfill(NO_PARAMS, dag_run())
+
+
+def test_claim_date_is_the_runs_date_or_a_backfills_logical_date():
+    assert tasks.claim_date({**NO_PARAMS, "date": "20261101"}, True, RUN_AFTER) == "20261101"
+    assert tasks.claim_date(NO_PARAMS, True, RUN_AFTER) == "20261127"
+    assert tasks.claim_date(NO_PARAMS, False, RUN_AFTER) is None
+
+
+def test_ingested_at_is_the_runs_due_time_in_utc():
+    run = SimpleNamespace(run_after=datetime(2026, 11, 27, 9, 15, 1, 5, tzinfo=timezone(timedelta(hours=1))))
+    assert tasks.ingested_at(run) == "2026-11-27T08:15:01.000005Z"
+
+
+def test_launch_options_follow_the_runner():
+    local = tasks.launch_options(LOCAL, TX, "b_1", "2026-11-27T08:15:00.000000Z")
+    spec = launch.launch_spec(LOCAL, TX, "b_1", "2026-11-27T08:15:00.000000Z")
+    assert local == launch.direct_runner_options(spec)
+    cloud = tasks.launch_options(CLOUD, TX, "b_1", "2026-11-27T08:15:00.000000Z")
+    spec = launch.launch_spec(CLOUD, TX, "b_1", "2026-11-27T08:15:00.000000Z")
+    assert cloud == launch.flex_template_body(CLOUD, spec)
+
+
+def test_fail_if_fails_without_retry_only_with_a_reason():
+    tasks.fail_if(None)
+    with pytest.raises(AirflowFailException, match="why"):
+        tasks.fail_if("why")
+
+
+@pytest.mark.parametrize(
+    "params, run_type, has_manifest, expected",
+    [
+        (NO_PARAMS, "scheduled", False, "wait_for_files"),
+        (NO_PARAMS, "scheduled", True, "claim_files"),  # a re-run takes its own files back
+        ({**NO_PARAMS, "files": ["x.csv"]}, "manual", False, "claim_files"),
+        (NO_PARAMS, "backfill", False, "claim_files"),
+    ],
+)
+def test_choose_source(monkeypatch, sent, params, run_type, has_manifest, expected):
+    asked = []
+
+    def fake_has_manifest(client, settings, contract, batch_id):
+        asked.append(batch_id)
+        return has_manifest
+
+    monkeypatch.setattr(claims, "has_manifest", fake_has_manifest)
+    run = dag_run(run_type)
+    assert tasks.choose_source.function(TX, LOCAL, params=params, dag_run=run) == expected
+    if not params["files"] and run_type != "backfill":
+        assert asked == [naming.batch_id_for_run("transactions", run.run_id)]
+
+
+def claim_with(files, misnamed=None, attempt=0) -> claims.Claim:
+    return claims.Claim("b", [claims.ClaimedFile(f, f"processing/{f}", "landing", None) for f in files],
+                        misnamed or {}, attempt)
+
+
+def test_claim_files_returns_the_xcoms_the_dag_uses(monkeypatch, sent):
+    calls = []
+
+    def fake_claim(client, settings, contract, batch_id, files, file_date, from_archive):
+        calls.append((client, batch_id, files, file_date, from_archive))
+        return claim_with(["transactions_20261127.csv"], {"bad.csv": "no date"}, attempt=1)
+
+    monkeypatch.setattr(claims, "claim_files", fake_claim)
+    run = dag_run()
+    out = tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=run, logical_date=RUN_AFTER)
+    batch_id = naming.batch_id_for_run("transactions", run.run_id)
+    assert calls == [("gcs-client", batch_id, None, None, False)]
+    assert sorted(out) == ["attempt", "batch_id", "claim", "ingested_at", "launch"]
+    assert out["batch_id"] == batch_id and out["attempt"] == 1
+    assert out["ingested_at"] == "2026-11-27T08:15:00.000000Z"
+    assert claims.Claim.from_xcom(out["claim"]).files[0].name == "transactions_20261127.csv"
+    assert out["launch"] == tasks.launch_options(LOCAL, TX, batch_id, out["ingested_at"])
+    assert sent == [alerts.quarantine_text("transactions", batch_id, {"bad.csv": "no date"})]
+
+
+def test_claim_files_skips_when_nothing_is_claimed(monkeypatch, sent):
+    monkeypatch.setattr(claims, "claim_files", lambda *a: claim_with([]))
+    with pytest.raises(AirflowSkipException, match="no transactions files"):
+        tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(), logical_date=RUN_AFTER)
+    assert sent == []
+
+
+class FakeTI:
+    def xcom_pull(self, task_ids, key):
+        assert task_ids == "claim_files"
+        return {"batch_id": "b_1", "attempt": 0, "ingested_at": "2026-11-27T08:15:00.000000Z"}[key]
+
+
+def run_check(monkeypatch, contract, report):
+    class Hook:
+        def __init__(self, **kwargs):
+            pass
+
+        def get_client(self, project_id, location):
+            return "bq-client"
+
+    monkeypatch.setattr(tasks, "BigQueryHook", Hook)
+    monkeypatch.setattr(tasks.audit, "inspect_batch", lambda client, settings, c, b, a, i: report)
+    return tasks.check_batch.function(contract, LOCAL, ti=FakeTI())
+
+
+def batch_report(rows_read=100, rows_deadletter=20, lost=None, quarantined=None) -> dict:
+    return {"rows_read": rows_read, "rows_loaded": rows_read - rows_deadletter, "rows_deadletter": rows_deadletter,
+            "share": rows_deadletter / rows_read, "lost": lost or {}, "quarantined": quarantined or {},
+            "reasons": [("bad", rows_deadletter)]}
+
+
+def test_check_batch_logs_then_alerts_and_goes_on_under_warn(monkeypatch, sent, caplog):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.1, on_exceed="warn")
+    report = batch_report(quarantined={"c.csv": "bad header"})
+    with caplog.at_level("INFO", logger=tasks.log.name):
+        assert run_check(monkeypatch, contract, report) is report
+    assert tasks.audit.audit_line("transactions", "b_1", report) in caplog.messages
+    assert sent == tasks.audit.alert_texts(contract, "b_1", report) and len(sent) == 2
+
+
+def test_check_batch_alerts_then_fails_above_a_fail_threshold(monkeypatch, sent):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.1, on_exceed="fail")
+    with pytest.raises(AirflowFailException, match="deadletter share 20.00% is above 10.00%"):
+        run_check(monkeypatch, contract, batch_report())
+    assert len(sent) == 1 and "stopped before staging" in sent[0]
+
+
+def test_check_batch_fails_on_lost_rows_before_any_alert(monkeypatch, sent):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.1, on_exceed="fail")
+    with pytest.raises(AirflowFailException, match="rows lost"):
+        run_check(monkeypatch, contract, batch_report(lost={"a.csv": 2}, quarantined={"c.csv": "x"}))
+    assert sent == []
+
+
+def test_settle_files_settles_the_claim_with_the_quarantined_files(monkeypatch, sent):
+    calls = []
+    monkeypatch.setattr(claims, "settle_files", lambda client, settings, contract, claim, quarantined:
+                        calls.append((client, claim.batch_id, quarantined)) or {"a.csv": "archived"})
+    result = tasks.settle_files.function(TX, LOCAL, claim_with(["a.csv"]).to_xcom(), {"quarantined": {"q.csv": "r"}})
+    assert result == {"a.csv": "archived"}
+    assert calls == [("gcs-client", "b", {"q.csv": "r"})]
