@@ -6,9 +6,6 @@ import hashlib
 import posixpath
 import re
 
-BATCH_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
-
-
 def batch_id_for_run(feed: str, run_id: str) -> str:
     """A batch id that is stable for a DAG run (retries, clears) and unique among its runs.
 
