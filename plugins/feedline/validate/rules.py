@@ -1,4 +1,4 @@
-"""Row validation against a feed contract: the row-by-row reference path.
+"""Row validation against a feed contract: the checks the row-by-row reference applies to each record.
 
 Pure functions over strings; imports neither Airflow nor Beam. The Beam job, ``feedline
 validate`` and the tests run this same code. Every bad row gets exactly one reason (the first

@@ -74,7 +74,7 @@ _DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
 
 
 def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-    """(certainly valid, normalized UTC text) per value, as validation._parse_timestamp.
+    """(certainly valid, normalized UTC text) per value, as rules._parse_timestamp.
 
     The fixed head ``YYYY-MM-DD?HH:MM:SS`` is checked on its bytes; values already in UTC
     without a fraction (``...SS``, ``...SSZ``) keep their bytes, with ``T`` and ``.000000Z``;

@@ -45,7 +45,7 @@ def civil_from_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def utc_text_matrix(micros: np.ndarray) -> np.ndarray:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (27 ASCII bytes per row) of microseconds since the
-    epoch, years 1..9999: the text validation._parse_timestamp writes."""
+    epoch, years 1..9999: the text rules._parse_timestamp writes."""
     days = np.floor_divide(micros, _DAY_US)
     rest = micros - days * _DAY_US
     y, m, d = civil_from_days(days)

@@ -147,7 +147,7 @@ def _rows_of(table: pa.Table, rows: np.ndarray) -> list[list[str]]:
 
 
 class ColumnarValidator:
-    """Validates whole files of one feed (see the module docstring)."""
+    """Validates whole files of one feed (see the docstring of feedline.validate.columnar)."""
 
     def __init__(self, contract: Contract, block_size: int = BLOCK_SIZE):
         self.contract = contract
