@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from feedline.validate.columnar import ColumnarValidator
 from feedline.contract.model import Contract, parse_contract
-from feedline.validate.outputs import Chunk, Stamp, row_outputs
+from feedline.validate.outputs import Chunk, Stamp
+from feedline.validate.reference import row_outputs
 from feedline.validate.rules import FileSummary
 
 STAMP = Stamp("b_1", "2026-11-27T08:15:00.000000Z", "feed_20261127.csv")

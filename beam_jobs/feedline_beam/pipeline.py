@@ -48,7 +48,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, SetupOptions, StandardOptions
 
-from feedline.validate import outputs
+from feedline.validate import outputs, reference
 from feedline.validate.columnar import BLOCK_SIZE, WHOLE_FILE, ColumnarValidator, FileRange, open_range, plan_ranges
 from feedline.contract import job
 from feedline.contract.model import Contract, parse_contract
@@ -79,7 +79,6 @@ class ChunkCoder(coders.Coder):
 
 coders.registry.register_coder(outputs.Chunk, ChunkCoder)
 DEFAULT_RANGE_MB = 128
-printable = outputs.printable  # kept importable from here
 
 
 REQUIRED = job.LAUNCH_PARAMETERS
@@ -161,7 +160,7 @@ class ValidateRange(beam.DoFn):
         stamp = outputs.Stamp(self.batch_id, self.ingested_at, work.source_file)
         with _open(work.path) as stream:
             if self.engine == "row":
-                produced = outputs.row_outputs(self.contract, stream, stamp)
+                produced = reference.row_outputs(self.contract, stream, stamp)
             else:
                 validator = ColumnarValidator(self.contract, self.block_size)
                 produced = validator.validate(open_range(stream, work.file_range), stamp, work.file_range)

@@ -6,8 +6,6 @@ import hashlib
 import posixpath
 import re
 
-BATCH_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
-
 
 def dag_id(feed: str) -> str:
     """The id of the feed's ingestion DAG (the DAG factory, the trigger's feed map, tools)."""

@@ -42,15 +42,17 @@ class Record:
     fields: list[str]
 
 
-class _LineTap:
-    """Feeds csv.reader line by line and remembers the lines of the current record."""
+class LineTap:
+    """Feeds csv.reader line by line and remembers the lines handed out since the last
+    :meth:`take`: the raw text of the record csv just read. The columnar path uses it too, to
+    learn where csv stopped reading a record it could not scan itself."""
 
     def __init__(self, text: io.TextIOBase):
         self._text = text
         self._pending: list[str] = []
         self.lines_read = 0
 
-    def __iter__(self) -> "_LineTap":
+    def __iter__(self) -> "LineTap":
         return self
 
     def __next__(self) -> str:
@@ -66,11 +68,24 @@ class _LineTap:
         return raw
 
 
+def peek_gzip(stream: BinaryIO) -> tuple[io.BufferedReader, bool]:
+    """The stream as a BufferedReader, and whether it starts with gzip's magic bytes (peeked,
+    not consumed: the name of a file says nothing)."""
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)
+    return buffered, buffered.peek(2)[:2] == GZIP_MAGIC
+
+
+def ungzipped(buffered: io.BufferedReader) -> io.BufferedReader:
+    """The decompressed bytes of a gzip stream, buffered (both paths read it this way, so a
+    truncated stream fails at the same byte in each)."""
+    return io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
+
+
 def open_decoded(stream: BinaryIO) -> io.TextIOWrapper:
     """Text view of a (possibly gzipped) byte stream: BOM dropped, line ends kept as they are."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"))
+    buffered, gzipped = peek_gzip(stream)
+    if gzipped:
+        buffered = ungzipped(buffered)
     return io.TextIOWrapper(buffered, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
@@ -80,7 +95,7 @@ def iter_records(stream: BinaryIO) -> Iterator[Record]:
     Raises FileRejected for what makes the whole file unreadable (truncated gzip, a quote that
     never closes within FIELD_SIZE_LIMIT, ...).
     """
-    tap = _LineTap(open_decoded(stream))
+    tap = LineTap(open_decoded(stream))
     reader = csv.reader(tap, strict=False)
     next_line = 1
     try:

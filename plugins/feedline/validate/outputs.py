@@ -1,4 +1,4 @@
-"""The validation job's three outputs as newline-delimited JSON, and the row-by-row producer.
+"""The validation job's three outputs as newline-delimited JSON.
 
 What the DAG loads (``feedline.contract.tables.load_output_schema``): ``valid`` rows (the contract's
 columns, typed, plus ``_batch_id``, ``_ingested_at``, ``_line_number``, ``_source_file``),
@@ -8,7 +8,8 @@ object, so a runner moves one element per block of rows instead of one per row.
 
 Every line is :func:`dumps`: ``json.dumps`` with sorted keys, UTF-8 as is and no spaces
 (the valid output is several times the size of its CSV; spaces would add a tenth). The columnar
-path (:mod:`feedline.validate.columnar`) renders the same bytes with Arrow kernels. Imports neither
+path (:mod:`feedline.validate.columnar`) renders the same bytes with Arrow kernels; the row-by-row
+path (:mod:`feedline.validate.reference`) writes them with the functions here. Imports neither
 Airflow nor Beam.
 """
 
@@ -16,11 +17,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator
+from typing import Any, Iterator
 
-from feedline.contract.model import Contract
-from feedline.validate.csvio import FileRejected, Record, iter_records
-from feedline.validate.rules import UNDECODABLE, FileSummary, RowError, partition_column, validate_records
+from feedline.validate.csvio import Record
+from feedline.validate.rules import UNDECODABLE, FileSummary, RowError
 
 VALID, DEADLETTER = "valid", "deadletter"
 ROWS_PER_CHUNK = 20_000
@@ -88,8 +88,8 @@ def _string(value: str | None) -> str:
 
 
 class DeadletterLines:
-    """deadletter_line for one file, without building a dict per row: the stamp's part of the
-    line is rendered once. Same bytes as dumps(deadletter_row(...)) (a test checks)."""
+    """Deadletter JSON lines of one file, without building a dict per row: the stamp's part of
+    the line is rendered once. Same bytes as dumps(deadletter_row(...)) (a test checks)."""
 
     def __init__(self, stamp: Stamp):
         self.head = f'{{"_batch_id":{_string(stamp.batch_id)},"_ingested_at":{_string(stamp.ingested_at)},"_line_number":'
@@ -103,10 +103,6 @@ class DeadletterLines:
             f"{self.head}{record.line_number}{self.middle}{_string(error.column)},"
             f'"raw_line":{_string(raw)},"reason":{_string(error.key)}}}'
         )
-
-
-def deadletter_line(record: Record, error: RowError, stamp: Stamp) -> str:
-    return DeadletterLines(stamp)(record, error)
 
 
 def summary_row(summary: FileSummary, source_file: str) -> dict[str, Any]:
@@ -125,10 +121,7 @@ def merge_summaries(feed: str, parts: list[tuple[int, FileSummary]]) -> FileSumm
         merged.rows_deadletter += part.rows_deadletter
         for reason, count in (part.reasons or {}).items():
             merged.reasons[reason] = merged.reasons.get(reason, 0) + count
-        for day in (part.partition_min, part.partition_max):
-            if day is not None:
-                merged.partition_min = min(merged.partition_min or day, day)
-                merged.partition_max = max(merged.partition_max or day, day)
+        merged.include_days(part.partition_min, part.partition_max)
         if part.file_error:
             merged.file_error = part.file_error
             break
@@ -158,24 +151,3 @@ class ChunkBuffer:
             chunk = self.take(output)
             if chunk:
                 yield chunk
-
-
-def row_outputs(contract: Contract, stream: BinaryIO, stamp: Stamp) -> Iterator[Chunk | FileSummary]:
-    """The reference: validate row by row; yield Chunks, then the file's FileSummary last."""
-    summary = FileSummary(contract.feed, reasons={})
-    day_column = partition_column(contract)
-    buffer = ChunkBuffer()
-    dead_line = DeadletterLines(stamp)
-    try:
-        for record, outcome in validate_records(contract, iter_records(stream)):
-            summary.add(outcome, day_column)
-            if isinstance(outcome, RowError):
-                chunk = buffer.add(DEADLETTER, dead_line(record, outcome))
-            else:
-                chunk = buffer.add(VALID, valid_line(outcome, stamp, record.line_number))
-            if chunk:
-                yield chunk
-    except FileRejected as exc:
-        summary.file_error = exc.reason
-    yield from buffer.flush()
-    yield summary

@@ -1,4 +1,4 @@
-"""Row validation against a feed contract: the row-by-row reference path.
+"""Row validation against a feed contract: the checks the row-by-row reference applies to each record.
 
 Pure functions over strings; imports neither Airflow nor Beam. The Beam job, ``feedline
 validate`` and the tests run this same code. Every bad row gets exactly one reason (the first
@@ -244,6 +244,12 @@ class FileSummary:
             day = outcome.get(partition_column) if partition_column else None
             if day is not None:
                 day = day[:10]  # DATE, or a TIMESTAMP normalised to UTC
+                self.include_days(day, day)
+
+    def include_days(self, first: str | None, last: str | None) -> None:
+        """Widen partition_min..partition_max to cover the days given (None: no day)."""
+        for day in (first, last):
+            if day is not None:
                 self.partition_min = min(self.partition_min or day, day)
                 self.partition_max = max(self.partition_max or day, day)
 

@@ -1,7 +1,7 @@
 """Every input quirk of issue 3 has a defined outcome, the same through the row-by-row reference
 and the columnar path (``both_paths`` checks them byte for byte at several block sizes).
 
-The decisions are documented in feedline.validate.columnar's module docstring (and csvio/validation).
+The decisions are documented in the docstring of the feedline.validate.columnar package (and csvio/rules).
 The Beam job runs the same files in test_pipeline.py.
 """
 

@@ -146,3 +146,17 @@ def test_validate_usage_errors_exit_2(capsys):
     assert cli.main(["validate"]) == 2
     assert cli.main(["validate", "x.csv", "--bogus"]) == 2
     assert cli.main([]) == 2
+
+
+def test_summary_partition_days_widen_and_ignore_missing_days():
+    from feedline.validate.rules import FileSummary
+
+    summary = FileSummary("f")
+    summary.include_days(None, None)
+    assert (summary.partition_min, summary.partition_max) == (None, None)
+    summary.include_days("2026-01-05", "2026-01-07")
+    summary.include_days("2026-01-06", None)
+    summary.include_days("2026-01-01", "2026-01-02")
+    assert (summary.partition_min, summary.partition_max) == ("2026-01-01", "2026-01-07")
+    summary.add({"day": "2026-02-01T10:00:00.000000Z"}, "day")
+    assert summary.partition_max == "2026-02-01" and summary.rows_valid == 1

@@ -1,26 +1,28 @@
-"""The columnar path produces exactly the reference's outputs: on generated feed files, on
-files split into ranges, and on random CSV (hypothesis) full of the quirks real exports have."""
+"""ColumnarValidator: byte-for-byte the outputs of the row-by-row reference (tests/engines.py
+compares both paths at several block sizes): generated feed files, gzip, random CSV, csv-spectrum."""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import io
-import random
 from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedline.validate.columnar import WHOLE_FILE, ColumnarValidator, format_utc_micros, open_range, plan_ranges, PY_WHITESPACE
-from feedline.contract.model import load_contracts
-from feedline.validate.outputs import merge_summaries
+from feedline.contract.model import load_contracts, parse_contract
 from feedline.local.sample_data import generate
 
-from engines import EVERYTHING, STAMP, both_paths, collect, row_path
+from engines import EVERYTHING, both_paths
+from support import SPECTRUM, SPECTRUM_CASES as CASES, spectrum_expected as expected_records
 
 CONTRACTS = load_contracts()
+
+
+def data(name: str) -> bytes:
+    return (SPECTRUM / "csvs" / f"{name}.csv").read_bytes()
 
 
 @pytest.mark.parametrize("feed", ["customers", "transactions"])
@@ -35,80 +37,6 @@ def test_generated_files_give_identical_outputs(feed, seed):
 def test_generated_gzip_files_give_identical_outputs(feed):
     data = gzip.compress(generate(feed, 2000, 0.05, 9, date(2026, 11, 26)))
     both_paths(CONTRACTS[feed], data, block_sizes=(1 << 20, 5000))
-
-
-@pytest.mark.parametrize("feed", ["customers", "transactions"])
-@pytest.mark.parametrize("range_bytes", [4000, 25_000, 1 << 30])
-def test_ranges_cover_every_record_once_and_merge_to_the_whole_file(feed, range_bytes):
-    data = generate(feed, 3000, 0.05, 4, date(2026, 11, 25))
-    contract = CONTRACTS[feed]
-    ranges = plan_ranges(io.BytesIO(data), len(data), contract, range_bytes, block_size=7000)
-    assert len(ranges) == (1 if range_bytes > len(data) else max(2, len(data) // range_bytes) - 0) or len(ranges) > 1
-    assert ranges[0].start == 0 and ranges[-1].end is None
-    assert all(a.end == b.start for a, b in zip(ranges, ranges[1:]))
-    validator = ColumnarValidator(contract, block_size=5000)
-    parts, lines = [], {"valid": [], "deadletter": []}
-    for file_range in ranges:
-        stream = io.BytesIO(data)
-        out = collect(validator.validate(open_range(stream, file_range), STAMP, file_range))
-        parts.append((file_range.index, out.summary))
-        lines["valid"] += out.valid
-        lines["deadletter"] += out.deadletter
-    reference = row_path(contract, data)
-    assert merge_summaries(contract.feed, parts) == reference.summary
-    assert sorted(lines["valid"]) == reference.valid and sorted(lines["deadletter"]) == reference.deadletter
-
-
-def test_ranges_never_start_inside_a_quoted_newline():
-    rows = ["id,name,email,country,signup_date,updated_at"]
-    for i in range(400):
-        rows.append(f'C{i},n{i}@x.io,"line one\nline two\r\nline, three",GB,2026-01-01,2026-01-01T00:00:00Z')
-    data = "\n".join(rows).replace("id,name", "customer_id,email", 1).replace(",email,country", ",full_name,country", 1)
-    data = data.encode()
-    contract = CONTRACTS["customers"]
-    ranges = plan_ranges(io.BytesIO(data), len(data), contract, 1000, block_size=777)
-    assert len(ranges) > 10
-    for file_range in ranges[1:]:
-        assert data[file_range.start : file_range.start + 1] == b"C"
-        assert data[file_range.start - 1 : file_range.start] == b"\n"
-        assert data[: file_range.start].count(b'"') % 2 == 0
-
-
-@pytest.mark.parametrize(
-    "data",
-    [b"", b"x" * 100, gzip.compress(b"a,b\n1,2\n" * 1000)],
-    ids=["empty", "no-header-line-end", "gzip"],
-)
-def test_files_that_are_small_gzipped_or_odd_are_one_range(data):
-    assert plan_ranges(io.BytesIO(data), len(data), CONTRACTS["transactions"], 10) == [WHOLE_FILE]
-
-
-def test_a_bad_header_is_not_split():
-    data = b"wrong,header\n" + b"1,2\n" * 5000
-    assert plan_ranges(io.BytesIO(data), len(data), CONTRACTS["transactions"], 1000) == [WHOLE_FILE]
-
-
-def test_python_whitespace_is_exactly_what_str_strip_removes():
-    import sys
-
-    assert PY_WHITESPACE == "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-
-
-def test_utc_formatting_matches_python_datetime_over_the_whole_range():
-    from datetime import datetime, timedelta, timezone
-
-    import numpy as np
-
-    rng = random.Random(5)
-    low, high = -62135596800 * 10**6, 253402300800 * 10**6 - 1
-    micros = [low, high, 0, -1, 951782400 * 10**6] + [rng.randint(low, high) for _ in range(20000)]
-    expected = [
-        (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=m)).strftime("%m-%dT%H:%M:%S.%fZ")
-        for m in micros
-    ]
-    years = [(datetime(1970, 1, 1) + timedelta(microseconds=m)).year for m in micros]
-    got = format_utc_micros(np.array(micros, dtype=np.int64)).to_pylist()
-    assert got == [f"{y:04d}-{e}" for y, e in zip(years, expected)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,16 +119,25 @@ def test_random_csv_gives_identical_outputs(case):
     both_paths(contract, data, block_sizes=block_sizes)
 
 
-@pytest.mark.parametrize(
-    "raw, column, reason",
-    [("a,b\r\n", None, "wrong number of fields: expected 6"), ('x,"q""uote",\udce9\n', "name", "not valid UTF-8"),
-     ("é😀\t\x00\u2028\n", "ts", "ts: timestamp does not exist"), ("", None, "")],
-)
-def test_deadletter_lines_are_dumps_of_the_deadletter_row(raw, column, reason):
-    from feedline.validate.csvio import Record
-    from feedline.validate.outputs import DeadletterLines, deadletter_row, dumps
-    from feedline.validate.rules import RowError
 
-    record = Record(7, raw, [])
-    error = RowError(reason.split(": ", 1)[-1], column) if column else RowError(reason)
-    assert DeadletterLines(STAMP)(record, error) == dumps(deadletter_row(record, error, STAMP))
+@pytest.mark.parametrize("name", CASES)
+def test_validation_outputs_match_the_reference(name):
+    """Each file validated against a contract of its own header (all STRING columns): the
+    columnar path's rows equal the reference's, and hold the expected values."""
+    header = expected_records(name)[0].keys()
+    columns = {h: f"c{i}" for i, h in enumerate(header)}
+    renamed = data(name).replace(next(iter(data(name).splitlines())), ",".join(columns.values()).encode(), 1)
+    contract = parse_contract(
+        {
+            "feed": "spectrum",
+            "file_pattern": r"^spectrum_(?P<date>\d{8})\.csv$",
+            "columns": [{"name": c, "type": "STRING", "required": i == 0} for i, c in enumerate(columns.values())],
+            "key": ["c0"],
+            "deadletter": {"threshold": 1},
+        }
+    )
+    out = both_paths(contract, renamed, block_sizes=(1 << 20, 3, 1))
+    assert out.deadletter == []
+    values = [{h: row[c] for h, c in columns.items()} for row in out.valid_rows]
+    # Validation trims values and reads empty ones as NULL (feedline.validate.rules).
+    assert values == [{h: (v.strip() or None) for h, v in r.items()} for r in expected_records(name)]

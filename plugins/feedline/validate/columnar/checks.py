@@ -1,0 +1,216 @@
+"""Validating one column of a block: which values the reference certainly accepts, and their JSON text."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from feedline.contract.model import Column
+from feedline.validate.columnar.arrow import (
+    bools,
+    fixed_digits,
+    fixed_width_strings,
+    ints,
+    scatter_bools,
+    scatter_strings,
+    string_offsets,
+    string_scalar,
+)
+from feedline.validate.columnar.civil import MAX_US, MIN_US, date_exists, days_from_civil, utc_text_matrix
+
+# Exactly what str.strip() removes (str.isspace(); a test compares with all of Unicode).
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+ASCII_WHITESPACE = "".join(c for c in PY_WHITESPACE if c < "\x80")
+
+# RE2 twins of rules.py's patterns. They see ASCII-only values (others go to the reference),
+# where Python's \d is [0-9] and \s is ASCII_WHITESPACE; $ after strip() is the end.
+_NUMERIC = r"^[+-]?[0-9]{1,29}(\.[0-9]{1,9})?$"
+_INT64_18 = r"^[+-]?[0-9]{1,18}$"  # 19 digits may overflow: the reference decides those
+_FLOAT64 = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIMESTAMP_REST = r"^(\.[0-9]{1,6})?(Z|z| UTC|[+-][0-9]{2}:?[0-9]{2})?$"
+_TIMESTAMP_TAIL = r"^(?:\.(?P<frac>[0-9]{1,6}))?(?:(?P<utc>Z|z| UTC)|(?P<sign>[+-])(?P<oh>[0-9]{2}):?(?P<om>[0-9]{2}))?$"
+_NOT_SPACE_AT = r"[^@\t\n\x0b\x0c\r\x1c-\x1f ]"
+_EMAIL = rf"^{_NOT_SPACE_AT}+@{_NOT_SPACE_AT}+\.{_NOT_SPACE_AT}+$"
+
+
+def _json_escaped(values: pa.Array, candidates: np.ndarray) -> pa.Array:
+    """``values`` as they appear between the quotes of a JSON string written by json.dumps.
+    Only ``candidates`` may need escaping; json.dumps itself escapes those that do."""
+    if not candidates.any():
+        return values
+    where = np.flatnonzero(candidates)
+    texts = values.take(where).to_pylist()
+    escaped = [json.dumps(v, ensure_ascii=False)[1:-1] if v is not None else None for v in texts]
+    changed = [i for i, (old, new) in enumerate(zip(texts, escaped)) if old != new]
+    if not changed:
+        return values
+    mask = np.zeros(len(values), dtype=bool)
+    mask[where[changed]] = True
+    return pc.replace_with_mask(values, pa.array(mask), pa.array([escaped[i] for i in changed], pa.string()))
+
+
+@dataclass
+class Checked:
+    ok: np.ndarray  # per row: the reference certainly accepts the value
+    json: pa.Array  # JSON text of the typed value, without quotes if ``quoted`` (null: NULL)
+    quoted: bool  # a JSON string (STRING, NUMERIC, DATE, TIMESTAMP), else a number or bool
+    day: pa.Array | None = None  # YYYY-MM-DD of the partition column's value
+
+
+def _matches(values: pa.Array, pattern: str) -> np.ndarray:
+    return bools(pc.match_substring_regex(values, pattern))
+
+
+_DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+
+
+def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """(certainly valid, normalized UTC text) per value, as rules._parse_timestamp.
+
+    The fixed head ``YYYY-MM-DD?HH:MM:SS`` is checked on its bytes; values already in UTC
+    without a fraction (``...SS``, ``...SSZ``) keep their bytes, with ``T`` and ``.000000Z``;
+    the others (fraction, offset, `` UTC``) are converted through microseconds since the
+    epoch."""
+    n = len(text)
+    lengths = np.diff(string_offsets(text))
+    where = np.flatnonzero(candidates & (lengths >= 19) & (lengths <= 32))
+    sub = text.take(where) if len(where) < n else text
+    offsets = string_offsets(sub)
+    lengths = np.diff(offsets)
+    data = np.frombuffer(sub.buffers()[2], dtype=np.uint8) if len(sub) else np.zeros(20, np.uint8)
+    if len(sub) and (lengths == lengths[0]).all():  # one width (the usual case): a matrix view
+        head = data[offsets[0] : offsets[-1]].reshape(len(sub), int(lengths[0]))[:, :19]
+    else:
+        head = data[offsets[:-1, None] + np.arange(19)]
+    digits = head[:, _DIGIT_AT].astype(np.int32) - 48
+    shaped = (
+        (digits.min(axis=1, initial=0) >= 0)
+        & (digits.max(axis=1, initial=9) <= 9)
+        & (head[:, 4] == ord("-"))
+        & (head[:, 7] == ord("-"))
+        & ((head[:, 10] == ord("T")) | (head[:, 10] == ord(" ")))
+        & (head[:, 13] == ord(":"))
+        & (head[:, 16] == ord(":"))
+    )
+
+    def number(first: int, count: int) -> np.ndarray:
+        out = digits[:, first]
+        for k in range(first + 1, first + count):
+            out = out * 10 + digits[:, k]
+        return out.astype(np.int64)
+
+    y, mo, d, h, mi, s = number(0, 4), number(4, 2), number(6, 2), number(8, 2), number(10, 2), number(12, 2)
+    good = shaped & date_exists(y, mo, d) & (h <= 23) & (mi <= 59) & (s <= 59)
+    zone = data[np.minimum(offsets[:-1] + 19, len(data) - 1)]
+    simple = (lengths == 19) | ((lengths == 20) & ((zone == ord("Z")) | (zone == ord("z"))))
+    out = np.empty((len(sub), 27), dtype=np.uint8)
+    out[:, :19] = head
+    out[:, 10] = ord("T")
+    out[:, 19:] = np.frombuffer(b".000000Z", dtype=np.uint8)
+    rest = np.flatnonzero(~simple & good)
+    good[~simple] = False
+    if len(rest):
+        tails = pc.utf8_slice_codeunits(sub.take(rest), 19)
+        matched = bools(pc.match_substring_regex(tails, _TIMESTAMP_REST))
+        rest, tails = rest[matched], tails.filter(pa.array(matched))
+        parts = pc.extract_regex(tails, _TIMESTAMP_TAIL)
+        micros = ints(pc.cast(pc.utf8_rpad(parts.field("frac"), 6, "0"), pa.int64()))
+        sign = parts.field("sign")
+        has_offset = pc.not_equal(sign, string_scalar(""))
+        oh = ints(pc.cast(pc.if_else(has_offset, parts.field("oh"), string_scalar("0")), pa.int64()))
+        om = ints(pc.cast(pc.if_else(has_offset, parts.field("om"), string_scalar("0")), pa.int64()))
+        minutes = oh * 60 + om
+        offset = np.where(bools(pc.equal(sign, string_scalar("-"))), -minutes, minutes)
+        seconds = days_from_civil(y[rest], mo[rest], d[rest]) * 86400 + h[rest] * 3600 + mi[rest] * 60 + s[rest]
+        utc = (seconds - offset * 60) * 1_000_000 + micros
+        # validation: an offset of 24 hours or more does not exist; UTC must stay in 1..9999
+        fine = (minutes < 24 * 60) & (utc >= MIN_US) & (utc <= MAX_US)
+        good[rest] = fine
+        out[rest] = utc_text_matrix(np.where(fine, utc, 0))
+    return scatter_bools(n, where, good), scatter_strings(n, where, fixed_width_strings(out))
+
+
+def check_column(
+    column: Column, raw: pa.Array, ascii_only: bool, escape: np.ndarray, want_day: bool = False
+) -> Checked:
+    """Vectorized parse_value over one column: which values the reference certainly accepts,
+    and their JSON text. Conservative: whatever it does not accept, the reference decides."""
+    n = len(raw)
+    text = (
+        pc.ascii_trim(raw, characters=ASCII_WHITESPACE)
+        if ascii_only
+        else pc.utf8_trim(raw, characters=PY_WHITESPACE)
+    )
+    length = ints(pc.binary_length(text) if ascii_only else pc.utf8_length(text))
+    empty = length == 0
+    ok = ~empty
+    if column.max_length is not None:
+        ok &= length <= column.max_length
+    day = None
+    kind = column.type
+    quoted = kind in ("STRING", "NUMERIC", "DATE", "TIMESTAMP")
+    if not ok.any():
+        rendered = pa.nulls(n, pa.string())
+    elif kind == "STRING":
+        rendered = _json_escaped(text, escape)
+        if column.check == "email":
+            ok &= bools(pc.string_is_ascii(text)) & _matches(text, _EMAIL)
+        if column.pattern is not None:
+            pattern = re.compile(column.pattern)
+            passing = [v for v in pc.unique(text).to_pylist() if pattern.fullmatch(v)]
+            ok &= bools(pc.is_in(text, value_set=pa.array(passing, pa.string())))
+        if column.allowed_values is not None:
+            ok &= bools(pc.is_in(text, value_set=pa.array(list(column.allowed_values), pa.string())))
+    elif kind == "NUMERIC":
+        ok &= _matches(text, _NUMERIC)
+        value = text
+        if pc.any(pc.starts_with(text, "+")).as_py():
+            value = pc.replace_substring_regex(text, r"^\+", "")
+        rendered = value
+    elif kind == "DATE":
+        where = np.flatnonzero(ok & _matches(text, _DATE))
+        digits = fixed_digits(text.take(where), [0, 1, 2, 3, 5, 6, 8, 9])
+        year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+        exists = date_exists(year, digits[:, 4] * 10 + digits[:, 5], digits[:, 6] * 10 + digits[:, 7])
+        ok &= scatter_bools(n, where, exists)
+        rendered = day = text
+    elif kind == "TIMESTAMP":
+        good, day = _check_timestamps(text, ok)
+        ok &= good
+        rendered = day
+    elif kind == "INT64":
+        where = np.flatnonzero(ok & _matches(text, _INT64_18))
+        ok &= scatter_bools(n, where, np.ones(len(where), dtype=bool))
+        parsed = pc.cast(pc.replace_substring_regex(text.take(where), r"^\+", ""), pa.int64())
+        rendered = scatter_strings(n, where, pc.cast(parsed, pa.string()))
+    elif kind == "FLOAT64":
+        where = np.flatnonzero(ok & _matches(text, _FLOAT64))
+        floats = np.array([float(v) for v in text.take(where).to_pylist()], dtype=np.float64)
+        ok &= scatter_bools(n, where, np.isfinite(floats))
+        rendered = scatter_strings(n, where, pa.array([repr(v) for v in floats.tolist()], pa.string()))
+    elif kind == "BOOL":
+        lower = pc.ascii_lower(text)
+        ok &= bools(pc.string_is_ascii(text)) & bools(pc.is_in(lower, value_set=pa.array(["true", "false", "1", "0"])))
+        rendered = pc.if_else(pc.is_in(lower, value_set=pa.array(["true", "1"])), string_scalar("true"), string_scalar("false"))
+    else:  # pragma: no cover - contracts.TYPES is closed
+        raise ValueError(f"unknown column type {kind}")
+    if not column.required and empty.any():
+        ok |= empty
+        null = pa.array(empty)
+        rendered = pc.if_else(null, string_scalar(None), rendered)
+        if day is not None:
+            day = pc.if_else(null, string_scalar(None), day)
+    if want_day and day is not None:
+        day = pc.utf8_slice_codeunits(day, 0, 10)
+    return Checked(ok, rendered, quoted, day if want_day else None)
+
+

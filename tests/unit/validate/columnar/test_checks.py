@@ -1,0 +1,43 @@
+"""Column checks: exactly what the reference accepts, rendered as the reference writes it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from feedline.contract.model import Column
+from feedline.validate.columnar import PY_WHITESPACE, check_column
+from feedline.validate.rules import ValueInvalid, parse_value
+
+
+def test_python_whitespace_is_exactly_what_str_strip_removes():
+    import sys
+
+    assert PY_WHITESPACE == "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+
+
+@pytest.mark.parametrize(
+    "kind, values",
+    [
+        ("INT64", ["3", "+007", "-12", "x", "1.0", ""]),
+        ("NUMERIC", ["12.50", "+1", "1e5", "1,234.50", " 7 "]),
+        ("BOOL", ["true", "FALSE", "1", "0", "yes"]),
+        ("DATE", ["2024-02-29", "2026-02-29", "2026-1-1", "0001-01-01"]),
+        ("TIMESTAMP", ["2026-11-25T10:00:00Z", "2026-11-25 10:00:00", "2026-11-25T10:00:00.5+01:00", "2026-02-30T00:00:00Z"]),
+    ],
+)
+def test_accepted_values_are_those_the_reference_accepts(kind, values):
+    column = Column(name="c", type=kind, required=False)
+    checked = check_column(column, pa.array(values, pa.string()), True, np.zeros(len(values), dtype=bool))
+    for value, ok, rendered in zip(values, checked.ok.tolist(), checked.json.to_pylist()):
+        try:
+            expected = parse_value(column, value)
+        except ValueInvalid:
+            expected = ValueInvalid
+        if ok:  # accepted: the reference accepts it too, with the same text
+            assert expected is not ValueInvalid, value
+            text = None if expected is None else str(expected).lower() if kind == "BOOL" else str(expected)
+            assert rendered == text, value
+        else:  # not accepted here: the reference decides; for these values it rejects them
+            assert expected is ValueInvalid, value
