@@ -183,3 +183,35 @@ def test_trigger_archive_name_follows_content_only(tmp_path: Path):
     (source / "main.py").write_text("def on_landing_event(event):\n    return 1\n")
     second = trigger_archive.build_archive(source, tmp_path / "c.zip")
     assert second != first and second.startswith("triggers/feedline-trigger-") and second.endswith(".zip")
+
+
+# --- Composer's PyPI packages -------------------------------------------------------------------
+
+# In every Composer 3 image with Airflow 3: pypi_packages must not reinstall them over the build.
+COMPOSER_PREINSTALLED = (
+    "apache-airflow", "apache-airflow-providers-google", "apache-airflow-providers-apache-beam",
+    "apache-beam", "google-cloud-bigquery", "google-cloud-storage", "pyyaml",
+)
+
+
+def requirement_pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            name, _, version = line.partition("==")
+            pins[name.split("[")[0].strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_composer_requirements_list_only_what_the_image_lacks():
+    composer = requirement_pins(REPO / "requirements.txt")
+    lock = requirement_pins(REPO / "requirements-lock.txt")
+    assert set(composer) == {"apache-airflow-providers-slack", "apache-airflow-providers-pagerduty"}
+    assert not set(composer) & set(COMPOSER_PREINSTALLED)
+    for name, version in composer.items():
+        assert version and version == lock[name], name  # pinned, as the tests ran it
+    # The development venv still gets the preinstalled ones, at the versions the lock tests.
+    dev = requirement_pins(REPO / "requirements-dev.in")
+    for name in ("apache-airflow", "apache-airflow-providers-google", "google-cloud-bigquery", "pyyaml"):
+        assert dev[name] == lock[name], name
