@@ -4,8 +4,11 @@
 
 A child Python process gets a clean environment: PYTHONPATH holds only <bundle>/dags and
 <bundle>/plugins (Composer's import paths), FEEDLINE_CONTRACTS_DIR / FEEDLINE_SQL_DIR point into
-<bundle>/data, AIRFLOW_HOME is an empty temporary folder. Nothing from the repository checkout
-can leak in: the child also checks that ``feedline`` was imported from the bundle. It passes
+<bundle>/data, AIRFLOW_HOME is an empty temporary folder, FEEDLINE_RUNNER=dataflow (what
+Terraform sets on Composer). Nothing from the repository checkout can leak in: the child checks
+that ``feedline`` was imported from the bundle, and refuses to import what Composer does not
+have (COMPOSER_LACKS: Beam, its Airflow provider, the Beam job, the layers the bundle leaves
+out), even where this machine's venv has them. It passes
 when the DagBag has no import errors and every contract in <bundle>/data/contracts has exactly
 one DAG, ``feedline_<feed>``.
 """
@@ -23,9 +26,20 @@ from pathlib import Path
 # Runs in the child: only the bundle is importable (plus the interpreter's site-packages,
 # where Airflow and the providers live, as on Composer).
 CHILD = r"""
-import json, sys, warnings
+import importlib.abc, json, sys, warnings
 warnings.simplefilter("ignore")
-bundle = sys.argv[1]
+bundle, lacks = sys.argv[1], json.loads(sys.argv[2])
+
+
+class ComposerLacks(importlib.abc.MetaPathFinder):
+    # First on sys.meta_path: ahead of the path finders and of the venv's editable install.
+    def find_spec(self, name, path=None, target=None):
+        if any(name == m or name.startswith(m + ".") for m in lacks):
+            raise ModuleNotFoundError(f"No module named {name!r} (not on Composer)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, ComposerLacks())
 try:
     from airflow.dag_processing.dagbag import DagBag
 except ImportError:  # Airflow < 3.1
@@ -45,6 +59,23 @@ print("@@RESULT@@" + json.dumps({
 """
 
 
+# Importable here (the development venv) but not to be used on Composer: a DAG that imports one
+# of them fails to load in the cloud (or drags a local-only path into it), so it fails here too.
+# apache_beam and the Beam job: the DAGs launch a flex template on Dataflow and never build a
+# pipeline. The Beam provider's operators run a pipeline on this machine (the local
+# DirectRunner) and are imported only for that runner. The provider's hooks stay importable:
+# Google's Dataflow hook (DataflowStartFlexTemplateOperator) imports them, and Composer images
+# preinstall apache-airflow-providers-apache-beam for that reason.
+COMPOSER_LACKS = (
+    "apache_beam",
+    "airflow.providers.apache.beam.operators",
+    "feedline_beam",
+    "feedline.validate",
+    "feedline.local",
+    "feedline.cli",
+)
+
+
 def clean_env(bundle: Path, airflow_home: Path) -> dict[str, str]:
     """Composer's view: the bundle's import paths and data folders, nothing of the caller's."""
     return {
@@ -58,6 +89,7 @@ def clean_env(bundle: Path, airflow_home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(bundle / "dags"),
         "FEEDLINE_CONTRACTS_DIR": str(bundle / "data" / "contracts"),
         "FEEDLINE_SQL_DIR": str(bundle / "data" / "sql"),
+        "FEEDLINE_RUNNER": "dataflow",
     }
 
 
@@ -77,7 +109,7 @@ def load_bundle(bundle: Path, timeout: int = 600) -> dict:
     """What the DagBag of the bundle holds, loaded in a clean child process."""
     with tempfile.TemporaryDirectory(prefix="feedline-airflow-home-") as home:
         result = subprocess.run(
-            [sys.executable, "-c", CHILD, str(bundle)],
+            [sys.executable, "-c", CHILD, str(bundle), json.dumps(COMPOSER_LACKS)],
             env=clean_env(bundle, Path(home)),
             cwd=home,
             capture_output=True,

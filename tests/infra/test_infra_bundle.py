@@ -36,6 +36,16 @@ def test_bundle_has_composers_layout(bundle: Path):
     assert list(bundle.rglob("__pycache__")) == [] and list(bundle.rglob("*.pyc")) == []
 
 
+def test_bundle_ships_only_the_layers_composer_imports(bundle: Path):
+    # validate/ runs in the Beam job's image; local/ and cli.py only on a developer machine.
+    shipped = sorted(p.name for p in (bundle / "plugins" / "feedline").iterdir())
+    assert shipped == ["__init__.py", "contract", "orchestrate", "settings.py", "storage"]
+    for package in ("contract", "orchestrate", "storage"):
+        assert sorted(p.name for p in (bundle / "plugins" / "feedline" / package).rglob("*.py")) == sorted(
+            p.name for p in (REPO / "plugins" / "feedline" / package).rglob("*.py")
+        )
+
+
 def test_bundle_is_rebuilt_from_scratch(bundle: Path, tmp_path: Path):
     out = tmp_path / "b"
     bundle_tool.build_bundle(out)
@@ -114,6 +124,34 @@ def test_integrity_check_reports_code_imported_from_outside_the_bundle(tiny_bund
     assert any("not from the bundle" in p or "import error" in p for p in problems), problems
 
 
+def test_integrity_check_loads_the_dags_as_composer_runs_them(tiny_bundle: Path):
+    env = integrity.clean_env(tiny_bundle, tiny_bundle)
+    assert env["FEEDLINE_RUNNER"] == "dataflow"
+    assert env["PYTHONPATH"].split(":") == [str(tiny_bundle / "dags"), str(tiny_bundle / "plugins")]
+
+
+COMPOSER_LACKS = [
+    "apache_beam",
+    "airflow.providers.apache.beam.operators.beam",
+    "feedline_beam.pipeline",
+    "feedline.validate.rules",
+    "feedline.local.stack",
+]
+
+
+def test_integrity_check_refuses_what_composer_does_not_have(tiny_bundle: Path):
+    # All of these are importable in the development venv (the editable install included):
+    # the check must still report a DAG that imports one. One DAG file each, one DagBag load.
+    for n, module in enumerate(COMPOSER_LACKS):
+        (tiny_bundle / "dags" / f"needs_{n}.py").write_text(f"# airflow DAG\nimport {module}\n")
+    loaded = integrity.load_bundle(tiny_bundle)
+    errors = {Path(path).name: error for path, error in loaded["import_errors"].items()}
+    assert sorted(errors) == sorted(f"needs_{n}.py" for n in range(len(COMPOSER_LACKS)))
+    for n, module in enumerate(COMPOSER_LACKS):
+        assert "not on Composer" in errors[f"needs_{n}.py"], (module, errors[f"needs_{n}.py"])
+    assert loaded["dag_ids"] == ["feedline_customers"]
+
+
 def test_integrity_check_reports_a_dag_without_contract(tiny_bundle: Path):
     (tiny_bundle / "data" / "contracts" / "transactions.yaml").unlink()
     (tiny_bundle / "data" / "contracts" / "customers.yaml").rename(
@@ -145,3 +183,35 @@ def test_trigger_archive_name_follows_content_only(tmp_path: Path):
     (source / "main.py").write_text("def on_landing_event(event):\n    return 1\n")
     second = trigger_archive.build_archive(source, tmp_path / "c.zip")
     assert second != first and second.startswith("triggers/feedline-trigger-") and second.endswith(".zip")
+
+
+# --- Composer's PyPI packages -------------------------------------------------------------------
+
+# In every Composer 3 image with Airflow 3: pypi_packages must not reinstall them over the build.
+COMPOSER_PREINSTALLED = (
+    "apache-airflow", "apache-airflow-providers-google", "apache-airflow-providers-apache-beam",
+    "apache-beam", "google-cloud-bigquery", "google-cloud-storage", "pyyaml",
+)
+
+
+def requirement_pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            name, _, version = line.partition("==")
+            pins[name.split("[")[0].strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_composer_requirements_list_only_what_the_image_lacks():
+    composer = requirement_pins(REPO / "requirements.txt")
+    lock = requirement_pins(REPO / "requirements-lock.txt")
+    assert set(composer) == {"apache-airflow-providers-slack", "apache-airflow-providers-pagerduty"}
+    assert not set(composer) & set(COMPOSER_PREINSTALLED)
+    for name, version in composer.items():
+        assert version and version == lock[name], name  # pinned, as the tests ran it
+    # The development venv still gets the preinstalled ones, at the versions the lock tests.
+    dev = requirement_pins(REPO / "requirements-dev.in")
+    for name in ("apache-airflow", "apache-airflow-providers-google", "google-cloud-bigquery", "pyyaml"):
+        assert dev[name] == lock[name], name

@@ -93,7 +93,7 @@ def test_reporting_views_carry_the_contracts_bigquery_options(derived):
 
 def test_composer_packages_are_requirements_txt(infra_check, derived):
     assert derived["packages"] == infra_check.requirements(REPO / "requirements.txt")
-    assert derived["packages"]["apache-airflow-providers-google"] == "==22.8.0"
+    assert derived["packages"]["apache-airflow-providers-slack"] == "==9.11.1"
 
 
 def test_requirements_parser_handles_extras_comments_and_unpinned(infra_check, tmp_path):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 from feedline.settings import REPO_ROOT as REPO
@@ -31,19 +32,39 @@ def test_image_requirements_pin_what_the_lock_file_tests():
     assert image["apache-beam"] == lock["apache-beam"] == "2.77.0"
     for name in ("apache-beam", "pyarrow", "numpy", "pyyaml", "setuptools"):
         assert image[name] == lock[name], name
-    assert "build" in image  # Beam stages the package with `python -m build --no-isolation`
+    # The job ships as a wheel built in the image: nothing builds an sdist at launch any more.
+    assert "build" not in image
 
 
 def test_launcher_files_exist_and_the_entry_point_runs_the_pipeline():
     for source in re.findall(r"^COPY (\S+) ", DOCKERFILE, re.M):
         assert (REPO / source).exists(), source
     py_file = re.search(r"^ENV FLEX_TEMPLATE_PYTHON_PY_FILE=\$\{WORKDIR\}/(\S+)$", DOCKERFILE, re.M).group(1)
-    setup_file = re.search(r"^ENV FLEX_TEMPLATE_PYTHON_SETUP_FILE=\$\{WORKDIR\}/(\S+)$", DOCKERFILE, re.M).group(1)
-    assert (REPO / py_file).is_file() and (REPO / setup_file).name in ("setup.py", "pyproject.toml")
-    assert "from feedline_beam.pipeline import run" in (REPO / py_file).read_text()
-    # Every COPY lands where the pip install of the project finds the packages.
-    assert "COPY plugins/feedline plugins/feedline" in DOCKERFILE
-    assert "COPY beam_jobs/feedline_beam beam_jobs/feedline_beam" in DOCKERFILE
+    copied = dict((dest, src) for src, dest in re.findall(r"^COPY (\S+) (\S+)$", DOCKERFILE, re.M))
+    assert (REPO / copied[py_file]).is_file()
+    assert "from feedline_beam.pipeline import run" in (REPO / copied[py_file]).read_text()
+    # Every COPY lands where beam_jobs/pyproject.toml finds the packages: job/<package>.
+    assert "COPY beam_jobs/pyproject.toml job/pyproject.toml" in DOCKERFILE
+    assert "COPY plugins/feedline/__init__.py job/feedline/__init__.py" in DOCKERFILE
+    assert "COPY plugins/feedline/contract job/feedline/contract" in DOCKERFILE
+    assert "COPY plugins/feedline/validate job/feedline/validate" in DOCKERFILE
+    assert "COPY beam_jobs/feedline_beam job/feedline_beam" in DOCKERFILE
+    # Never the whole package: orchestrate/, storage/, local/ are Composer's and the laptop's.
+    assert "COPY plugins/feedline job/" not in DOCKERFILE
+    assert not re.search(r"^COPY plugins/feedline/(orchestrate|storage|local|settings|cli)", DOCKERFILE, re.M)
+
+
+def test_workers_get_a_wheel_and_nothing_that_needs_pypi():
+    staged = re.search(r"^ENV FLEX_TEMPLATE_PYTHON_EXTRA_PACKAGES=\$\{WORKDIR\}/(\S+\.whl)$", DOCKERFILE, re.M)
+    assert staged, "the job's wheel is staged for the workers"
+    # A setup file or a requirements file makes every worker build or download at boot.
+    assert not re.search(r"^ENV FLEX_TEMPLATE_PYTHON_(SETUP|REQUIREMENTS)_FILE", DOCKERFILE, re.M)
+    assert "pip wheel --no-index --no-deps --no-build-isolation" in DOCKERFILE
+    assert "pip install --no-cache-dir --no-index --no-deps " + staged.group(1) in DOCKERFILE
+    job = tomllib.loads((REPO / "beam_jobs" / "pyproject.toml").read_text())
+    assert job["tool"]["setuptools"]["packages"] == ["feedline", "feedline.contract", "feedline.validate", "feedline_beam"]
+    name, version = job["project"]["name"].replace("-", "_"), job["project"]["version"]
+    assert staged.group(1) == f"dist/{name}-{version}-py3-none-any.whl"
 
 
 def test_readme_documents_the_build_command():
@@ -51,3 +72,4 @@ def test_readme_documents_the_build_command():
     assert "gcloud dataflow flex-template build" in readme
     assert "--metadata-file beam_jobs/metadata.json" in readme
     assert "docker build -f beam_jobs/Dockerfile" in readme
+    assert "FLEX_TEMPLATE_PYTHON_EXTRA_PACKAGES" in readme and "no internet" in readme
