@@ -62,7 +62,9 @@ def test_workers_get_a_wheel_and_nothing_that_needs_pypi():
     assert "pip wheel --no-index --no-deps --no-build-isolation" in DOCKERFILE
     assert "pip install --no-cache-dir --no-index --no-deps " + staged.group(1) in DOCKERFILE
     job = tomllib.loads((REPO / "beam_jobs" / "pyproject.toml").read_text())
-    assert job["tool"]["setuptools"]["packages"] == ["feedline", "feedline.contract", "feedline.validate", "feedline_beam"]
+    assert job["tool"]["setuptools"]["packages"]["find"]["include"] == [
+        "feedline", "feedline.contract*", "feedline.validate*", "feedline_beam*"
+    ]
     name, version = job["project"]["name"].replace("-", "_"), job["project"]["version"]
     assert staged.group(1) == f"dist/{name}-{version}-py3-none-any.whl"
 

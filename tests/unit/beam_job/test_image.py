@@ -151,6 +151,11 @@ def test_the_wheel_holds_the_jobs_layers_only(wheel: Path):
         "feedline_beam_job-0.1.0.dist-info",
     }
     assert "feedline/contract/tables.json" in names
+    # Every module of the job's layers, sub-packages included, is in the wheel.
+    plugins = REPO / "plugins"
+    for layer in ("contract", "validate"):
+        for module in (plugins / "feedline" / layer).rglob("*.py"):
+            assert module.relative_to(plugins).as_posix() in names
     metadata = zipfile.ZipFile(wheel).read("feedline_beam_job-0.1.0.dist-info/METADATA").decode()
     assert sorted(re.findall(r"^Requires-Dist: (\S+)$", metadata, re.M)) == ["numpy", "pyarrow", "pyyaml"]
 
