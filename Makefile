@@ -4,6 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# checkov in its own venv: it pins old packaging/networkx that clash with the project's venv.
+CHECKOV_VERSION := 3.3.30
+VENV_CHECKOV := .venv-checkov
+CHECKOV_INSTALLED := $(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION)
 
 .PHONY: demo test bench bundle lock venv clean local-up local-down
 
@@ -20,8 +24,8 @@ $(INSTALLED): requirements-lock.txt pyproject.toml
 demo: $(INSTALLED)
 	$(BIN)/feedline demo
 
-# Layer contracts first (pyproject.toml [tool.importlinter]), then every test.
-test: $(INSTALLED)
+# Layer contracts first (pyproject.toml [tool.importlinter]), then every test (tests/infra runs checkov).
+test: $(INSTALLED) $(CHECKOV_INSTALLED)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
@@ -50,7 +54,14 @@ BUNDLE_DIR ?= build/bundle
 bundle:
 	$(PYTHON) tools/bundle.py --out $(BUNDLE_DIR)
 
-# Offline checks of terraform/ and cloudbuild.yaml: HCL parse, terraform fmt, checkov (own venv,
-# .venv-checkov), IAM allow-lists, buckets, alerts, contract -> table wiring, Cloud Build schema.
-infra-check: $(INSTALLED)
-	$(BIN)/python tools/infra_check.py
+# Offline checks of terraform/ and cloudbuild.yaml (tools/infra/): HCL parse, terraform fmt, checkov
+# (own venv, built below; buckets, basic roles, authoritative IAM, alert channels), IAM allow-lists,
+# API dependencies, contract/dataset -> BigQuery wiring, Cloud Build schema.
+infra-check: $(INSTALLED) $(CHECKOV_INSTALLED)
+	cd tools && ../$(BIN)/python -m infra
+
+# A new pin is a new stamp file, so changing CHECKOV_VERSION rebuilds the venv.
+$(CHECKOV_INSTALLED):
+	$(PYTHON) -m venv --clear $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@

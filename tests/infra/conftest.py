@@ -23,7 +23,7 @@ def infra_check() -> ModuleType:
         pytest.fail(
             "terraform must be on PATH for the infra tests (Cloud Build copies it to /workspace/.tools/bin)"
         )
-    return load_tool("infra_check")
+    return load_tool("infra")
 
 
 @pytest.fixture(scope="session")
@@ -31,23 +31,29 @@ def tf_root() -> Path:
     return REPO / "terraform"
 
 
-@pytest.fixture
-def repo_copy(tmp_path: Path) -> Path:
+def copy_repo(copy: Path) -> Path:
     """The files terraform reads, copied: terraform/, contracts/, sql/, tables.json, requirements."""
-    copy = tmp_path / "repo"
     shutil.copytree(REPO / "terraform", copy / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
     shutil.copytree(REPO / "contracts", copy / "contracts")
     shutil.copytree(REPO / "sql", copy / "sql")
     (copy / "plugins" / "feedline" / "contract").mkdir(parents=True)
-    shutil.copy(REPO / "plugins" / "feedline" / "contract" / "tables.json", copy / "plugins" / "feedline" / "contract" / "tables.json")
+    shutil.copy(
+        REPO / "plugins" / "feedline" / "contract" / "tables.json",
+        copy / "plugins" / "feedline" / "contract" / "tables.json",
+    )
     shutil.copy(REPO / "requirements.txt", copy / "requirements.txt")
     shutil.copy(REPO / "cloudbuild.yaml", copy / "cloudbuild.yaml")
     return copy
 
 
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    return copy_repo(tmp_path / "repo")
+
+
 @pytest.fixture(scope="session")
 def checkov_report(infra_check: ModuleType, tf_root: Path) -> dict:
-    """One checkov scan of terraform/ per session (creates .venv-checkov on first use)."""
+    """One checkov scan of terraform/ per session (.venv-checkov: built by make test / make infra-check)."""
     return infra_check.run_checkov(tf_root)
 
 

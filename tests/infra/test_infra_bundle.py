@@ -11,6 +11,7 @@ import pytest
 from .infra_tools import load_tool
 
 from feedline.settings import REPO_ROOT as REPO
+
 bundle_tool = load_tool("bundle")
 integrity = load_tool("dag_integrity")
 trigger_archive = load_tool("trigger_archive")

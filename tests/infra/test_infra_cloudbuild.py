@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from feedline.settings import REPO_ROOT as REPO
+
 CHECK_STEPS = {"lint", "test", "dag-integrity", "infra-check", "tf-plan"}
 DEPLOY_STEPS = {"trigger-upload", "tf-apply", "flex-image", "flex-spec", "sync"}
 
@@ -96,7 +97,7 @@ def test_substitution_check_reports_an_unescaped_shell_dollar(infra_check, broke
 def test_substitution_parser():
     from .infra_tools import load_tool
 
-    refs, bad = load_tool("infra_check").substitution_refs("a $_X ${_Y} $$HOME $${Z:-1} $PROJECT_ID $(x)")
+    refs, bad = load_tool("infra").substitution_refs("a $_X ${_Y} $$HOME $${Z:-1} $PROJECT_ID $(x)")
     assert refs == {"_X", "_Y", "PROJECT_ID"} and bad == ["$(x)"]
 
 

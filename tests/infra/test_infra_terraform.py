@@ -8,9 +8,47 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
+from .conftest import _edit, copy_repo
+
 BUCKETS_TF = "terraform/modules/buckets/main.tf"
+EXTRA_BUCKET = 'resource "google_storage_bucket" "extra" {\n  name     = "x"\n  location = "EU"\n}\n'
+BINDING = (
+    'resource "google_project_iam_binding" "x" {\n'
+    "  project = var.project_id\n"
+    '  role    = "roles/run.invoker"\n'
+    "  members = [var.someone]\n"
+    "}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def broken_report(infra_check, tmp_path_factory) -> dict:
+    """One checkov scan of a copy broken once per rule that moved to checkov (each rule is its own
+    check id, so one scan shows each of them failing): the buckets lose uniform access and public
+    access prevention, a new bucket elsewhere has none of the three settings, an authoritative
+    binding is added, and an alert policy loses its channels."""
+    copy = copy_repo(tmp_path_factory.mktemp("broken") / "repo")
+    _edit(copy / BUCKETS_TF, "  uniform_bucket_level_access = true\n", "")
+    _edit(
+        copy / BUCKETS_TF,
+        'public_access_prevention    = "enforced"',
+        'public_access_prevention = "inherited"',
+    )
+    (copy / "terraform" / "modules" / "trigger" / "extra.tf").write_text(EXTRA_BUCKET + BINDING)
+    _edit(
+        copy / "terraform" / "modules" / "monitoring" / "main.tf",
+        "  notification_channels = local.slack_channels\n",
+        "",
+    )
+    return infra_check.run_checkov(copy / "terraform")
+
+
+def failed(report: dict, check_id: str) -> set[str]:
+    """Resources that failed one check id."""
+    return {f["resource"] for f in report["results"]["failed_checks"] if f["check_id"] == check_id}
 
 
 # --- parse ------------------------------------------------------------------------------------
@@ -62,9 +100,8 @@ def test_checkov_passes(infra_check, checkov_report):
     assert summary["passed"] > 20 and summary["resource_count"] > 50
 
 
-def test_checkov_fails_on_a_bucket_without_uniform_access(infra_check, repo_copy, edit):
-    edit(repo_copy / BUCKETS_TF, "  uniform_bucket_level_access = true\n", "")
-    problems = infra_check.checkov_problems(infra_check.run_checkov(repo_copy / "terraform"))
+def test_checkov_fails_on_a_bucket_without_uniform_access(infra_check, broken_report):
+    problems = infra_check.checkov_problems(broken_report)
     assert any(p.startswith("CKV_GCP_29") for p in problems), problems
 
 
@@ -81,34 +118,37 @@ def test_skip_check_reports_an_unexplained_skip(infra_check, repo_copy, edit):
     ]
 
 
-# --- buckets ----------------------------------------------------------------------------------
+# --- buckets (checkov: CKV_GCP_29, CKV_GCP_114, CKV_GCP_78) ------------------------------------
+
+BUCKET_CHECKS = (
+    "CKV_GCP_29",
+    "CKV_GCP_114",
+    "CKV_GCP_78",
+)  # uniform access, public access prevention, versioning
+LANDING = 'module.platform.module.buckets.google_storage_bucket.this["landing"]'
+EXTRA = "module.platform.module.trigger.google_storage_bucket.extra"
 
 
-def test_every_bucket_has_uniform_access_public_access_prevention_and_versioning(infra_check, tf_root):
-    assert infra_check.bucket_problems(tf_root) == []
+def test_every_bucket_has_uniform_access_public_access_prevention_and_versioning(checkov_report):
+    passed = {(f["check_id"], f["resource"]) for f in checkov_report["results"]["passed_checks"]}
+    buckets = {r for check, r in passed if check == "CKV_GCP_29"}
+    assert len(buckets) == 4, buckets  # landing, archive, quarantine, work
+    assert {(check, r) for check in BUCKET_CHECKS for r in buckets} <= passed
+    assert not any(f["check_id"] in BUCKET_CHECKS for f in checkov_report["results"]["failed_checks"])
 
 
-def test_bucket_check_reports_missing_uniform_access(infra_check, repo_copy, edit):
-    edit(repo_copy / BUCKETS_TF, "  uniform_bucket_level_access = true\n", "")
-    problems = infra_check.bucket_problems(repo_copy / "terraform")
-    assert len(problems) == 1 and "uniform_bucket_level_access" in problems[0]
+def test_bucket_check_reports_missing_uniform_access(broken_report):
+    assert LANDING in failed(broken_report, "CKV_GCP_29")
 
 
-def test_bucket_check_reports_inherited_public_access(infra_check, repo_copy, edit):
-    edit(
-        repo_copy / BUCKETS_TF,
-        'public_access_prevention    = "enforced"',
-        'public_access_prevention = "inherited"',
-    )
-    assert any("public_access_prevention" in p for p in infra_check.bucket_problems(repo_copy / "terraform"))
+def test_bucket_check_reports_inherited_public_access(broken_report):
+    assert LANDING in failed(broken_report, "CKV_GCP_114")
 
 
-def test_bucket_check_reports_a_new_bucket_elsewhere(infra_check, repo_copy):
-    (repo_copy / "terraform" / "modules" / "trigger" / "extra.tf").write_text(
-        'resource "google_storage_bucket" "extra" {\n  name     = "x"\n  location = "EU"\n}\n'
-    )
-    problems = infra_check.bucket_problems(repo_copy / "terraform")
-    assert len(problems) == 3 and all("google_storage_bucket.extra" in p for p in problems)
+def test_bucket_check_reports_a_new_bucket_elsewhere(broken_report):
+    assert all(EXTRA in failed(broken_report, check) for check in BUCKET_CHECKS)
+    # The module's buckets keep their versioning: only the new bucket fails CKV_GCP_78.
+    assert failed(broken_report, "CKV_GCP_78") == {EXTRA}
 
 
 # --- IAM --------------------------------------------------------------------------------------
@@ -159,36 +199,40 @@ def test_iam_check_reports_a_direct_resource_grant(infra_check, repo_copy):
     ]
 
 
-def test_iam_check_reports_authoritative_and_unattributable_grants(infra_check, repo_copy):
-    (repo_copy / "terraform" / "modules" / "trigger" / "extra.tf").write_text(
-        'resource "google_project_iam_binding" "x" {\n'
-        "  project = var.project_id\n"
-        '  role    = "roles/run.invoker"\n'
-        "  members = [var.someone]\n"
-        "}\n"
-    )
+def test_iam_check_reports_authoritative_and_unattributable_grants(infra_check, repo_copy, broken_report):
+    (repo_copy / "terraform" / "modules" / "trigger" / "extra.tf").write_text(BINDING)
     problems = infra_check.iam_problems(repo_copy / "terraform")
-    assert any("authoritative IAM resource" in p for p in problems)
     assert any("cannot tell who gets roles/run.invoker" in p for p in problems)
+    # Authoritative bindings: checkov policy CKV2_FEEDLINE_1 (terraform/checkov/).
+    assert failed(broken_report, "CKV2_FEEDLINE_1") == {
+        "module.platform.module.trigger.google_project_iam_binding.x"
+    }
 
 
-# --- alerts -----------------------------------------------------------------------------------
+def test_iam_check_reports_a_dataset_grant_outside_the_allow_list(infra_check, repo_copy, edit):
+    tables_json = repo_copy / "plugins" / "feedline" / "contract" / "tables.json"
+    edit(tables_json, '"readers": []', '"readers": ["trigger"]')
+    problems = infra_check.iam_problems(repo_copy / "terraform")
+    assert problems == ["tables.json: datasets.raw.readers: trigger may not hold roles/bigquery.dataViewer"]
 
 
-def test_every_alert_policy_has_a_notification_channel(infra_check, tf_root):
-    assert infra_check.alert_problems(tf_root) == []
+# --- alerts (checkov: CKV2_FEEDLINE_2) ------------------------------------------------------------
 
 
-def test_alert_check_reports_a_policy_without_channels(infra_check, repo_copy, edit):
-    edit(
-        repo_copy / "terraform" / "modules" / "monitoring" / "main.tf",
-        "  notification_channels = local.slack_channels\n",
-        "",
-    )
-    problems = infra_check.alert_problems(repo_copy / "terraform")
-    assert problems == [
-        "modules/monitoring/main.tf: google_monitoring_alert_policy.deadletter_share: no notification_channels"
-    ]
+def test_every_alert_policy_has_a_notification_channel(checkov_report, tf_root):
+    """checkov drops a pass it cannot resolve (the channels are resource ids), so the real tree
+    shows as no CKV2_FEEDLINE_2 failure; the broken copy below shows the policy does fail."""
+    assert not [f for f in checkov_report["results"]["failed_checks"] if f["check_id"] == "CKV2_FEEDLINE_2"]
+    monitoring = (tf_root / "modules" / "monitoring" / "main.tf").read_text()
+    policies = monitoring.split('resource "google_monitoring_alert_policy"')[1:]
+    assert len(policies) == 3  # dataflow_failed, task_failures, deadletter_share
+    assert all(re.search(r"^  notification_channels = local\.\w+_channels$", p, re.M) for p in policies)
+
+
+def test_alert_check_reports_a_policy_without_channels(broken_report):
+    assert failed(broken_report, "CKV2_FEEDLINE_2") == {
+        "module.platform.module.monitoring.google_monitoring_alert_policy.deadletter_share"
+    }
 
 
 # --- environments -----------------------------------------------------------------------------
@@ -247,17 +291,20 @@ def test_environment_check_reports_a_missing_or_repointed_platform_call(infra_ch
     assert "environments/prod: env.tf is missing" in problems
 
 
-def test_state_moves_are_written_once_and_only_into_the_platform(infra_check, tf_root, repo_copy, edit):
+def test_environments_hold_no_state_migration_file(tf_root):
+    """moved.tf (a migration of state that never existed) is gone, and no environment links it."""
+    assert not (tf_root / "environments" / "moved.tf").exists()
     for env in ("dev", "prod"):
-        moved = tf_root / "environments" / env / "moved.tf"
-        assert moved.is_symlink() and moved.resolve() == (tf_root / "environments" / "moved.tf").resolve()
-    edit(
-        repo_copy / "terraform" / "environments" / "dev" / "moved.tf",
-        "to   = module.platform.module.monitoring",
-        "to   = module.monitoring_v2",
+        assert not (tf_root / "environments" / env / "moved.tf").exists()
+
+
+def test_environment_check_reports_a_move_outside_the_platform(infra_check, repo_copy):
+    main = repo_copy / "terraform" / "environments" / "dev" / "main.tf"
+    main.write_text(
+        main.read_text() + "\nmoved {\n  from = module.monitoring\n  to   = module.monitoring_v2\n}\n"
     )
     assert infra_check.environment_problems(repo_copy / "terraform") == [
-        "environments/dev/moved.tf: moved to ${module.monitoring_v2}: only into module.platform"
+        "environments/dev/main.tf: moved to ${module.monitoring_v2}: only into module.platform"
     ]
 
 

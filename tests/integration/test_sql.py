@@ -176,7 +176,7 @@ def test_audit_rewrites_a_retry_and_adds_a_rerun(clean, bq, settings, contracts)
 
 
 def test_emulator_skips_materialized_view_options_so_terraform_keeps_them(bq, settings, contracts):
-    """DESIGN.md: the emulator silently does not create an MV with PARTITION BY/OPTIONS. Local
+    """The emulator silently does not create an MV with PARTITION BY/OPTIONS. Local
     provisioning therefore creates plain MVs and Terraform adds the options. If this test fails,
     the emulator learned them and provisioning can create the same MV as BigQuery."""
     view = contracts["transactions"].reporting[0]

@@ -23,9 +23,38 @@ def layout() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("tables.json")).read_text(encoding="utf-8"))
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset as tables.json declares it; Terraform creates and grants it from the same data."""
+
+    role: str
+    name: str
+    description: str
+    default_table_expiration_hours: int | None  # None = tables never expire
+    expire_partitions: bool  # the environment's partition expiry (raw history) applies
+    writers: tuple[str, ...]  # service accounts that write it (roles/bigquery.dataEditor)
+    readers: tuple[str, ...]  # service accounts that only read it (roles/bigquery.dataViewer)
+
+
+def dataset_specs() -> dict[str, DatasetSpec]:
+    """Logical dataset role (raw, staging, reporting, ops, load) -> its declaration."""
+    return {
+        role: DatasetSpec(
+            role=role,
+            name=d["name"],
+            description=d["description"],
+            default_table_expiration_hours=d.get("default_table_expiration_hours"),
+            expire_partitions=bool(d.get("expire_partitions", False)),
+            writers=tuple(d.get("writers", ())),
+            readers=tuple(d.get("readers", ())),
+        )
+        for role, d in layout()["datasets"].items()
+    }
+
+
 def dataset_names() -> dict[str, str]:
-    """Logical dataset role (raw, staging, reporting, ops) -> dataset name."""
-    return dict(layout()["datasets"])
+    """Logical dataset role (raw, staging, reporting, ops, load) -> dataset name."""
+    return {role: spec.name for role, spec in dataset_specs().items()}
 
 
 @dataclass(frozen=True)

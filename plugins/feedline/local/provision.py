@@ -64,7 +64,7 @@ def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
                 pass
         for view in contract.reporting:
             # Plain MV: the emulator silently skips one with PARTITION BY/CLUSTER BY/OPTIONS
-            # (DESIGN.md); Terraform adds those in BigQuery.
+            # (tests/integration/test_sql.py shows it); Terraform adds those in BigQuery.
             statement = sql.create_materialized_view(settings, view)
             if not _table_exists(bq, f"{settings.project}.{sql.reporting_view_id(view)}"):
                 bq.query(statement).result()

@@ -1,5 +1,5 @@
 # Feedline prod: modules/platform with this environment's name (env.tf) and settings
-# (terraform.tfvars). Nothing else belongs here; tools/infra_check.py checks that.
+# (terraform.tfvars). Nothing else belongs here; tools/infra/environments.py checks that.
 module "platform" {
   source         = "../../modules/platform"
   env            = local.env

@@ -1,50 +1,24 @@
 # Datasets, per-feed tables and reporting materialized views. Nothing here names a feed or a
 # column: tables and views come from the feed_tables module (contracts + tables.json).
 
-locals {
-  dataset_settings = {
-    raw = {
-      description        = "Feedline: every valid row as loaded, and every rejected row with its reason (history per batch)."
-      partition_expiry_d = var.raw_partition_expiration_days
-    }
-    staging = {
-      description        = "Feedline: current state per key of every feed (MERGE target)."
-      partition_expiry_d = null
-    }
-    reporting = {
-      description        = "Feedline: reporting materialized views over staging."
-      partition_expiry_d = null
-    }
-    ops = {
-      description        = "Feedline: audit rows (rows read = loaded + deadlettered, per file and attempt)."
-      partition_expiry_d = null
-    }
-  }
-
-  # Airflow loads raw/deadletter, MERGEs into staging, refreshes the views and writes audit rows.
-  grants = [
-    { dataset = "raw", sa = "composer", role = "roles/bigquery.dataEditor" },
-    { dataset = "staging", sa = "composer", role = "roles/bigquery.dataEditor" },
-    { dataset = "reporting", sa = "composer", role = "roles/bigquery.dataEditor" },
-    { dataset = "ops", sa = "composer", role = "roles/bigquery.dataEditor" },
-  ]
-}
-
+# Every dataset tables.json declares (feed_tables' dataset_settings), with its settings, and the
+# grants its writers and readers need (feed_tables' dataset_grants): no dataset is named here.
 resource "google_bigquery_dataset" "this" {
   for_each = var.datasets
 
   project                         = var.project_id
-  dataset_id                      = each.value
+  dataset_id                      = each.value.dataset_id
   location                        = var.location
-  description                     = local.dataset_settings[each.key].description
-  default_partition_expiration_ms = local.dataset_settings[each.key].partition_expiry_d == null ? null : local.dataset_settings[each.key].partition_expiry_d * 86400000
+  description                     = each.value.description
+  default_table_expiration_ms     = each.value.default_table_expiration_ms
+  default_partition_expiration_ms = each.value.expire_partitions && var.raw_partition_expiration_days != null ? var.raw_partition_expiration_days * 86400000 : null
   max_time_travel_hours           = 168
   delete_contents_on_destroy      = false
   labels                          = merge(var.labels, { dataset_role = each.key })
 }
 
 resource "google_bigquery_dataset_iam_member" "this" {
-  for_each = { for g in local.grants : "${g.dataset} ${g.sa} ${g.role}" => g }
+  for_each = var.dataset_grants
 
   project    = var.project_id
   dataset_id = google_bigquery_dataset.this[each.value.dataset].dataset_id

@@ -9,12 +9,31 @@ variable "location" {
 }
 
 variable "datasets" {
-  description = "Dataset role (raw, staging, reporting, ops) -> dataset name: the feed_tables module's datasets output."
-  type        = map(string)
+  description = "Dataset role -> settings: the feed_tables module's dataset_settings output (tables.json)."
+  type = map(object({
+    dataset_id                  = string
+    description                 = string
+    default_table_expiration_ms = number
+    expire_partitions           = bool
+  }))
 
   validation {
-    condition     = alltrue([for role in ["raw", "staging", "reporting", "ops"] : contains(keys(var.datasets), role)])
-    error_message = "datasets must name the raw, staging, reporting and ops datasets (tables.json)."
+    condition     = alltrue([for role in ["raw", "staging", "reporting", "ops", "load"] : contains(keys(var.datasets), role)])
+    error_message = "datasets must include the raw, staging, reporting, ops and load datasets the DAGs use (tables.json)."
+  }
+}
+
+variable "dataset_grants" {
+  description = "\"<dataset role> <sa> <role>\" -> { dataset, sa, role }: the feed_tables module's dataset_grants output."
+  type = map(object({
+    dataset = string
+    sa      = string
+    role    = string
+  }))
+
+  validation {
+    condition     = alltrue([for g in values(var.dataset_grants) : contains(["roles/bigquery.dataEditor", "roles/bigquery.dataViewer"], g.role)])
+    error_message = "dataset grants give roles/bigquery.dataEditor (writers) or roles/bigquery.dataViewer (readers) only."
   }
 }
 
@@ -52,7 +71,7 @@ variable "members" {
 }
 
 variable "raw_partition_expiration_days" {
-  description = "Default partition expiration of the raw dataset (raw and deadletter history). Null = keep forever."
+  description = "Default partition expiration of the datasets with expire_partitions in tables.json (raw: raw and deadletter history). Null = keep forever."
   type        = number
   default     = null
 }

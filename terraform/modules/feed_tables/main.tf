@@ -8,8 +8,28 @@ locals {
   tables_json       = coalesce(var.tables_json, "${local.repo_root}/plugins/feedline/contract/tables.json")
   reporting_sql_dir = coalesce(var.reporting_sql_dir, "${local.repo_root}/sql/reporting")
 
-  layout   = jsondecode(file(local.tables_json))
-  datasets = local.layout.datasets
+  layout = jsondecode(file(local.tables_json))
+
+  # Datasets are data (tables.json "datasets"): role -> name, its settings, and who writes or
+  # reads it. A dataset added there is created and granted with no .tf change.
+  datasets = { for role, d in local.layout.datasets : role => d.name }
+  dataset_settings = {
+    for role, d in local.layout.datasets : role => {
+      dataset_id                  = d.name
+      description                 = d.description
+      default_table_expiration_ms = try(d.default_table_expiration_hours, null) == null ? null : d.default_table_expiration_hours * 3600000
+      expire_partitions           = try(d.expire_partitions, false)
+    }
+  }
+  # Writers edit the dataset's tables (load, MERGE, refresh, audit rows); readers only query.
+  dataset_roles = { writers = "roles/bigquery.dataEditor", readers = "roles/bigquery.dataViewer" }
+  dataset_grants = merge([
+    for role, d in local.layout.datasets : merge([
+      for kind, iam_role in local.dataset_roles : {
+        for sa in try(d[kind], []) : "${role} ${sa} ${iam_role}" => { dataset = role, sa = sa, role = iam_role }
+      }
+    ]...)
+  ]...)
 
   # feed name -> decoded contract. Two files with one feed name fail here ("Duplicate object key").
   contracts = {

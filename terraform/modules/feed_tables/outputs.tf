@@ -1,6 +1,16 @@
 output "datasets" {
-  description = "Dataset role (raw, staging, reporting, ops) -> dataset name, from tables.json."
+  description = "Dataset role (raw, staging, reporting, ops, load) -> dataset name, from tables.json."
   value       = local.datasets
+}
+
+output "dataset_settings" {
+  description = "Dataset role -> dataset_id, description, default_table_expiration_ms (null = never), expire_partitions, from tables.json."
+  value       = local.dataset_settings
+}
+
+output "dataset_grants" {
+  description = "\"<dataset role> <sa> <role>\" -> { dataset, sa, role }: the writers and readers of each dataset in tables.json."
+  value       = local.dataset_grants
 }
 
 output "feeds" {

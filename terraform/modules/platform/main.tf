@@ -1,6 +1,8 @@
 # Feedline on one project: the modules composed and wired. Every environment is a thin root
 # (terraform/environments/<env>) that configures the backend and provider and calls this module
 # once with its name (env.tf) and settings (terraform.tfvars).
+# Every module that creates resources depends on google_project_service.this: on a new project
+# the first apply would otherwise race API enablement (tests/infra checks this).
 
 locals {
   name   = "feedline-${var.env}"
@@ -14,6 +16,7 @@ resource "google_project_service" "this" {
     "cloudbuild.googleapis.com",
     "compute.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com", # project IAM, data.google_project
     "composer.googleapis.com",
     "dataflow.googleapis.com",
     "iam.googleapis.com",
@@ -42,6 +45,8 @@ resource "google_project_iam_audit_config" "storage" {
   audit_log_config {
     log_type = "DATA_WRITE"
   }
+
+  depends_on = [google_project_service.this]
 }
 
 # Provider-free: contracts + tables.json + sql/reporting -> datasets, tables, views, feeds.
@@ -80,13 +85,16 @@ module "buckets" {
   members     = module.service_accounts.members
   retention   = var.settings.retention
   labels      = local.labels
+
+  depends_on = [google_project_service.this]
 }
 
 module "bigquery" {
   source                        = "../bigquery"
   project_id                    = var.project_id
   location                      = var.settings.bigquery_location
-  datasets                      = module.feed_tables.datasets
+  datasets                      = module.feed_tables.dataset_settings
+  dataset_grants                = module.feed_tables.dataset_grants
   tables                        = module.feed_tables.tables
   views                         = module.feed_tables.views
   members                       = module.service_accounts.members
@@ -135,7 +143,7 @@ module "composer" {
   }
 
   # Composer 3 checks its account's roles (composer.worker, service agent grant) at creation.
-  depends_on = [module.service_accounts]
+  depends_on = [module.service_accounts, google_project_service.this]
 }
 
 module "trigger" {
@@ -162,6 +170,9 @@ module "trigger" {
       for feed, f in module.feed_tables.feeds : feed => { dag_id = f.dag_id, file_pattern = f.file_pattern }
     })
   }
+
+  # Topics, subscriptions and service-agent grants need the Pub/Sub, Cloud Run, Functions APIs.
+  depends_on = [google_project_service.this]
 }
 
 module "monitoring" {

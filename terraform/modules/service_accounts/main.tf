@@ -1,7 +1,7 @@
 # The four identities of Feedline and the few roles that can only be granted on the project.
 # Bucket, dataset, repository, topic and service roles are granted in the module that owns the
 # resource, on that resource. Every grant is a literal { sa, role } object so that
-# tools/infra_check.py can check each role against the allow-list of its service account.
+# tools/infra/iam.py can check each role against the allow-list of its service account.
 
 data "google_project" "this" {
   project_id = var.project_id
