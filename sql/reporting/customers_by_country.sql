@@ -1,5 +1,5 @@
 -- Number of current customers per country (NULL = country not given).
--- Placeholders {{ project }} and {{ staging_dataset }} are filled by feedline.sql (local) and
+-- Placeholders {{ project }} and {{ staging_dataset }} are filled by feedline.orchestrate.sql (local) and
 -- by Terraform's replace() (cloud); values never enter this text.
 SELECT
   country,

@@ -1,5 +1,5 @@
 -- Daily totals per currency over the current state of transactions.
--- Placeholders {{ project }} and {{ staging_dataset }} are filled by feedline.sql (local) and
+-- Placeholders {{ project }} and {{ staging_dataset }} are filled by feedline.orchestrate.sql (local) and
 -- by Terraform's replace() (cloud); values never enter this text.
 SELECT
   DATE(transaction_ts) AS transaction_date,
