@@ -230,21 +230,29 @@ def _log_file(config: StackConfig, name: str) -> Path:
     return config.root / "logs" / f"{name}.log"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name: [state, ppid, ...] (field 3 onwards)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a service started by this process stays one until reaped)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] != "Z"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def _write_pid(config: StackConfig, name: str, pid: int) -> None:
