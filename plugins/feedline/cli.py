@@ -16,6 +16,8 @@ import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from feedline.contract.model import Contract, ContractError, load_contracts
 
@@ -125,7 +127,7 @@ def _print_states(states: dict[str, str]) -> None:
         print(f"{name:>21}: {state}")
 
 
-def _local_up(stack, config, airflow: bool) -> int:
+def _local_up(stack: ModuleType, config: Any, airflow: bool) -> int:
     try:
         states = stack.up(config, airflow=airflow)
     except (RuntimeError, TimeoutError) as exc:
@@ -146,7 +148,7 @@ def _local_up(stack, config, airflow: bool) -> int:
     return EXIT_OK
 
 
-def login_hint(stack, config) -> str:
+def login_hint(stack: ModuleType, config: Any) -> str:
     """The UI URL and how to log in (the password is made per stack folder)."""
     return (f"Airflow UI: {config.airflow_url}  (user {stack.AIRFLOW_USER}, password in {config.passwords_file}: "
             f"{stack.airflow_password(config)})")
