@@ -2,7 +2,7 @@
 
     feedline validate FILE [--feed NAME] [--json]
     feedline drop FILE...
-    feedline local up|down|status|wipe|env
+    feedline local up [--no-airflow]|down|status|wipe|env
     feedline generate --feed NAME --rows N [--bad-share S] [--seed N] [--date YYYYMMDD] OUT
     feedline demo
 """
@@ -16,6 +16,8 @@ import shlex
 import sys
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from feedline.contract.model import Contract, ContractError, load_contracts
 
@@ -114,31 +116,51 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     config = stack.StackConfig.from_env()
     if args.action == "up":
-        states = stack.up(config)
-        stack.apply_env(config)
-        from feedline.local.provision import provision
-        from feedline.settings import from_env
-
-        settings = from_env()
-        created = provision(settings, load_contracts(settings.contracts_dir))
-        stack.init_airflow(config)
-        for name, state in states.items():
-            print(f"{name:>9}: {state}")
-        print(f"provisioned: {len(created)} new resources" if created else "provisioned: up to date")
-        print(f"data under {config.root}; `feedline local env` prints the variables to use it")
-    elif args.action == "down":
-        for name, state in stack.down(config).items():
-            print(f"{name:>9}: {state}")
+        return _local_up(stack, config, airflow=not args.no_airflow)
+    if args.action == "down":
+        _print_states(stack.down(config))
     elif args.action == "status":
-        for name, state in stack.status(config).items():
-            print(f"{name:>9}: {state}")
+        _print_states(stack.status(config))
     elif args.action == "wipe":
         stack.wipe(config)
         print(f"removed {config.root}")
     elif args.action == "env":
-        for key, value in stack.service_env(config).items():
+        for key, value in {**stack.service_env(config), **stack.client_env(config)}.items():
             print(f"export {key}={shlex.quote(value)}")
     return EXIT_OK
+
+
+def _print_states(states: dict[str, str]) -> None:
+    for name, state in states.items():
+        print(f"{name:>21}: {state}")
+
+
+def _local_up(stack: ModuleType, config: Any, airflow: bool) -> int:
+    try:
+        states = stack.up(config, airflow=airflow)
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    stack.apply_env(config)
+    from feedline.local.provision import provision
+    from feedline.settings import from_env
+
+    settings = from_env()
+    created = provision(settings, load_contracts(settings.contracts_dir))
+    if not airflow:
+        stack.init_airflow(config)
+    _print_states(states)
+    print(f"provisioned: {len(created)} new resources" if created else "provisioned: up to date")
+    print(f"data under {config.root}; `feedline local env` prints the variables to use it")
+    if airflow:
+        print(login_hint(stack, config))
+    return EXIT_OK
+
+
+def login_hint(stack: ModuleType, config: Any) -> str:
+    """The UI URL and how to log in (the password is made per stack folder)."""
+    return (f"Airflow UI: {config.airflow_url}  (user {stack.AIRFLOW_USER}, password in {config.passwords_file}: "
+            f"{stack.airflow_password(config)})")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -180,6 +202,8 @@ def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="the local emulator stack")
     local.add_argument("action", choices=["up", "down", "status", "wipe", "env"])
+    local.add_argument("--no-airflow", action="store_true",
+                       help="up: the emulators and the Airflow DB only, no Airflow components")
     local.set_defaults(func=cmd_local)
 
     generate = sub.add_parser("generate", help="write a deterministic sample file")
@@ -191,7 +215,7 @@ def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
     generate.add_argument("--date", default="20261125")
     generate.set_defaults(func=cmd_generate)
 
-    demo = sub.add_parser("demo", help="start the stack, drop the samples, run every feed's DAG, show results")
+    demo = sub.add_parser("demo", help="start the stack, drop the samples, run every feed's DAG on the scheduler, show results")
     demo.set_defaults(func=cmd_demo)
     return parser
 

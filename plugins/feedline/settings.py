@@ -82,6 +82,11 @@ class LocalSettings:
     bq_port: int = 9050
     bq_grpc_port: int = 9060
     slack_port: int = 9031
+    airflow_port: int = 8080
+    airflow_log_port: int = 8793
+    # Off by default: runs start as a user or the event function starts them (UI, REST API),
+    # so a cron sweep never takes the files of a run started for them (FEEDLINE_AIRFLOW_SCHEDULES=1).
+    airflow_schedules: bool = False
 
 
 def local_from_env(environ: Mapping[str, str] | None = None) -> LocalSettings:
@@ -92,4 +97,7 @@ def local_from_env(environ: Mapping[str, str] | None = None) -> LocalSettings:
         bq_port=int(e.get("FEEDLINE_BQ_PORT", LocalSettings.bq_port)),
         bq_grpc_port=int(e.get("FEEDLINE_BQ_GRPC_PORT", LocalSettings.bq_grpc_port)),
         slack_port=int(e.get("FEEDLINE_SLACK_PORT", LocalSettings.slack_port)),
+        airflow_port=int(e.get("FEEDLINE_AIRFLOW_PORT", LocalSettings.airflow_port)),
+        airflow_log_port=int(e.get("FEEDLINE_AIRFLOW_LOG_PORT", LocalSettings.airflow_log_port)),
+        airflow_schedules=e.get("FEEDLINE_AIRFLOW_SCHEDULES", "0").lower() in ("1", "true", "yes"),
     )

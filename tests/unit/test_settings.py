@@ -28,8 +28,9 @@ def test_local_settings(tmp_path):
     assert default.root == (REPO_ROOT / ".local").resolve()
     assert (default.gcs_port, default.bq_port, default.bq_grpc_port, default.slack_port) == (9023, 9050, 9060, 9031)
     env = {"FEEDLINE_LOCAL_DIR": str(tmp_path), "FEEDLINE_GCS_PORT": "1", "FEEDLINE_BQ_PORT": "2",
-           "FEEDLINE_BQ_GRPC_PORT": "3", "FEEDLINE_SLACK_PORT": "4"}
-    assert local_from_env(env) == settings.LocalSettings(tmp_path.resolve(), 1, 2, 3, 4)
+           "FEEDLINE_BQ_GRPC_PORT": "3", "FEEDLINE_SLACK_PORT": "4", "FEEDLINE_AIRFLOW_PORT": "5",
+           "FEEDLINE_AIRFLOW_LOG_PORT": "6", "FEEDLINE_AIRFLOW_SCHEDULES": "1"}
+    assert local_from_env(env) == settings.LocalSettings(tmp_path.resolve(), 1, 2, 3, 4, 5, 6, True)
 
 
 def test_the_stack_config_reads_through_settings(monkeypatch, tmp_path):
@@ -37,6 +38,7 @@ def test_the_stack_config_reads_through_settings(monkeypatch, tmp_path):
 
     monkeypatch.setenv("FEEDLINE_LOCAL_DIR", str(tmp_path))
     monkeypatch.setenv("FEEDLINE_SLACK_PORT", "4321")
+    monkeypatch.delenv("FEEDLINE_GCS_PORT", raising=False)  # a test stack of this session may set it
     config = StackConfig.from_env()
     assert (config.root, config.slack_port, config.gcs_port) == (tmp_path.resolve(), 4321, 9023)
     assert config.slack_url == "http://127.0.0.1:4321/hooks/feedline"
