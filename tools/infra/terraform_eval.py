@@ -121,6 +121,33 @@ def derived_layout(
         )
 
 
+def provider_free(
+    root: Path, env: str, contracts_dir: Path | None = None, project_id: str = "p"
+) -> dict[str, Any]:
+    """Every provider-free module evaluated with one environment's real settings (its
+    terraform.tfvars): feed_tables, pypi_requirements, events and composer_settings, whose
+    outputs are every for_each and lookup the modules with resources use."""
+    with tempfile.TemporaryDirectory(prefix="feedline-tf-") as tmp:
+        modules = {
+            name: args
+            for name, args in consumer_modules(root, Path(tmp), contracts_dir).items()
+            if name in ("feed_tables", "pypi", "events", "composer_settings")
+        }
+        outputs = {
+            **{f"feed_tables.{o}": f"${{module.feed_tables.{o}}}" for o in FEED_TABLES_OUTPUTS},
+            "pypi.packages": "${module.pypi.packages}",
+            "events": "${module.events}",
+            "composer_settings": "${module.composer_settings}",
+        }
+        folder = Path(tmp) / "root"
+        write_modules_json(folder, modules, {k.replace(".", "__"): v for k, v in outputs.items()})
+        for path in (root / "modules" / "platform" / "variables.tf", root / "environments" / env / "terraform.tfvars"):
+            shutil.copy(path, folder / path.name)
+        values = apply_root(folder, variables={"project_id": project_id, "env": env, "region": "europe-west1",
+                                               "trigger_source": '{bucket="b",object="o"}'})
+        return {k.replace("__", "."): v for k, v in values.items()}
+
+
 def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[str]:
     """Each environment's values fit the modules that consume them, with the real derived values.
 
@@ -175,6 +202,11 @@ def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dic
     return {
         "feed_tables": feed_tables,
         "pypi": {"source": str(root / "modules" / "pypi_requirements")},
+        "events": {"source": str(root / "modules" / "events"), "project_id": "${var.project_id}"},
+        "composer_settings": {
+            "source": str(root / "modules" / "composer_settings"),
+            "alert_connections": "${var.settings.airflow_alert_connections}",
+        },
         "bigquery": {
             "source": str(stubs / "bigquery"),
             "project_id": "${var.project_id}",
@@ -193,8 +225,8 @@ def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dic
             "env": "${var.env}",
             "composer_environment": "feedline-${var.env}",
             "feeds": "${module.feed_tables.feeds}",
-            "slack": "${var.settings.slack}",
-            "pagerduty_service_key_secret": "${var.settings.pagerduty_service_key_secret}",
+            "events": "${module.events}",
+            "notification_channels": "${var.settings.notification_channels}",
         },
         "composer": {
             "source": str(stubs / "composer"),
