@@ -252,3 +252,41 @@ def test_no_step_uses_short_sha_but_the_tag_line():
     text = (REPO / "cloudbuild.yaml").read_text()
     assert [line.strip() for line in text.splitlines() if "${SHORT_SHA}" in line] == ['tag="${SHORT_SHA}"']
     assert text.count(":$$(cat /workspace/.deploy/flex_template_tag)") == 2
+
+
+# --- every for_each and count, evaluated with the real inputs (item 8) --------------------------
+
+
+def test_every_for_each_of_the_modules_is_evaluated(infra_check, tmp_path):
+    """Each module with resources has its for_each/count turned into builtin resources that
+    terraform evaluates in the interface check (the google provider is not needed for them)."""
+    stub_of = infra_check.write_stub
+    expected = {
+        "service_accounts": 3, "buckets": 2, "bigquery": 4, "monitoring": 3, "composer": 1,
+    }
+    for module, count in expected.items():
+        metas = stub_of(REPO / "terraform" / "modules" / module, tmp_path / module)
+        assert len(metas) == count, (module, metas)
+    assert "resource__google_secret_manager_secret_iam_member__connections" in stub_of(
+        REPO / "terraform" / "modules" / "composer", tmp_path / "composer2"
+    )
+
+
+def test_the_interface_check_reports_a_duplicate_for_each_key(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "modules" / "service_accounts" / "main.tf",
+        '    { sa = "dataflow", role = "roles/dataflow.worker" },\n',
+        '    { sa = "dataflow", role = "roles/dataflow.worker" },\n    { sa = "dataflow", role = "roles/dataflow.worker" },\n',
+    )
+    problems = infra_check.interface_problems(repo_copy / "terraform")
+    assert len(problems) == 2 and all("Duplicate object key" in p for p in problems), problems
+
+
+def test_the_interface_check_reports_a_for_each_over_a_list(infra_check, repo_copy, edit):
+    edit(
+        repo_copy / "terraform" / "modules" / "monitoring" / "main.tf",
+        "  for_each = var.feeds\n",
+        "  for_each = values(var.feeds)\n",
+    )
+    problems = infra_check.interface_problems(repo_copy / "terraform")
+    assert len(problems) == 2 and all("for_each" in p for p in problems), problems

@@ -181,7 +181,10 @@ def test_iam_check_reports_a_role_outside_the_accounts_allow_list(infra_check, r
         '{ sa = "trigger", role = "roles/storage.admin" },',
     )
     assert infra_check.iam_problems(repo_copy / "terraform") == [
-        "modules/service_accounts/main.tf: .locals[0].project_grants[4]: trigger may not hold roles/storage.admin"
+        "modules/service_accounts/main.tf: .locals[0].project_grants[5]: trigger may not hold roles/storage.admin",
+        # ... and the grant it replaced is one the function needs (REQUIRED_ROLES).
+        "trigger needs roles/composer.user (calls the Airflow REST API (triggers/main.py)) "
+        "but no grant under terraform/ gives it",
     ]
 
 

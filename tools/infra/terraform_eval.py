@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .environments import environments
+from .foreach_eval import write_stub
 from .iam import SERVICE_ACCOUNTS
 
+# Modules with resources whose variables, locals and for_each/count the interface check evaluates.
+STUBBED = ("service_accounts", "buckets", "bigquery", "monitoring", "composer")
 # Outputs of modules/feed_tables that other modules or the checks use.
 FEED_TABLES_OUTPUTS = ("datasets", "dataset_settings", "dataset_grants", "feeds", "tables", "views")
 
@@ -164,9 +167,12 @@ def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[st
             continue
         with tempfile.TemporaryDirectory(prefix="feedline-tf-") as tmp:
             stubs = Path(tmp) / "modules"
-            for name in ("bigquery", "monitoring", "composer", "platform"):
-                (stubs / name).mkdir(parents=True)
-                shutil.copy(root / "modules" / name / "variables.tf", stubs / name / "variables.tf")
+            (stubs / "platform").mkdir(parents=True)
+            shutil.copy(root / "modules" / "platform" / "variables.tf", stubs / "platform" / "variables.tf")
+            # Stand-ins with the modules' own variables, provider-free locals and every
+            # for_each/count (foreach_eval.py): evaluated with the values the platform passes.
+            for name in STUBBED:
+                write_stub(root / "modules" / name, stubs / name)
             write_modules_json(stubs / "platform", consumer_modules(root, stubs, contracts_dir), {})
             # Same place relative to the stubs as the environment to modules/: its source resolves.
             copy = Path(tmp) / "environments" / env.name
@@ -206,6 +212,20 @@ def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dic
         "composer_settings": {
             "source": str(root / "modules" / "composer_settings"),
             "alert_connections": "${var.settings.airflow_alert_connections}",
+        },
+        "service_accounts": {
+            "source": str(stubs / "service_accounts"),
+            "project_id": "${var.project_id}",
+            "account_prefix": "fl-${var.env}",
+        },
+        "buckets": {
+            "source": str(stubs / "buckets"),
+            "project_id": "${var.project_id}",
+            "location": "${var.region}",
+            "name_prefix": "${var.project_id}-feedline-${var.env}",
+            "members": members,
+            "retention": "${var.settings.retention}",
+            "labels": {"app": "feedline", "env": "${var.env}"},
         },
         "bigquery": {
             "source": str(stubs / "bigquery"),
