@@ -32,7 +32,7 @@ def tf_root() -> Path:
 
 
 def copy_repo(copy: Path) -> Path:
-    """The files terraform reads, copied: terraform/, contracts/, sql/, tables.json, requirements."""
+    """The files terraform reads, copied: terraform/, contracts/, sql/, tables.json, events.json, requirements."""
     shutil.copytree(REPO / "terraform", copy / "terraform", ignore=shutil.ignore_patterns(".terraform*"))
     shutil.copytree(REPO / "contracts", copy / "contracts")
     shutil.copytree(REPO / "sql", copy / "sql")
@@ -41,7 +41,13 @@ def copy_repo(copy: Path) -> Path:
         REPO / "plugins" / "feedline" / "contract" / "tables.json",
         copy / "plugins" / "feedline" / "contract" / "tables.json",
     )
+    (copy / "plugins" / "feedline" / "orchestrate").mkdir(parents=True)
+    shutil.copy(
+        REPO / "plugins" / "feedline" / "orchestrate" / "events.json",
+        copy / "plugins" / "feedline" / "orchestrate" / "events.json",
+    )
     shutil.copy(REPO / "requirements.txt", copy / "requirements.txt")
+    shutil.copy(REPO / "requirements-dev.in", copy / "requirements-dev.in")
     shutil.copy(REPO / "cloudbuild.yaml", copy / "cloudbuild.yaml")
     return copy
 

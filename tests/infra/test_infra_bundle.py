@@ -29,6 +29,7 @@ def test_bundle_has_composers_layout(bundle: Path):
     assert [p.name for p in (bundle / "plugins").iterdir()] == ["feedline"]
     assert (bundle / "plugins" / "feedline" / "__init__.py").is_file()
     assert (bundle / "plugins" / "feedline" / "contract" / "tables.json").is_file()
+    assert (bundle / "plugins" / "feedline" / "orchestrate" / "events.json").is_file()  # events.py reads it
     assert sorted(p.name for p in (bundle / "data" / "contracts").iterdir()) == sorted(
         p.name for p in (REPO / "contracts").glob("*.yaml")
     )

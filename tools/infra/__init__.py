@@ -21,13 +21,28 @@ from .checkov import checkov_bin, checkov_problems, checkov_skip_problems, check
 from .cloudbuild import cloudbuild_problems, cloudbuild_schema_problems, substitution_refs
 from .environments import environment_problems, environments
 from .hcl import hcl_files, parse_problems, parse_tree
-from .iam import ALLOWED_ROLES, iam_problems
+from .iam import ALLOWED_ROLES, REQUIRED_ROLES, granted_roles, iam_problems, missing_grant_problems
+from .composer_image import image_problems, image_versions, local_airflow
+from .dataflow_api import dataflow_api_problems, discovery_document, request_problems, sample_launch_body
+from .foreach_eval import write_stub
 from .platform import api_dependency_problems, apis_used
-from .terraform_eval import apply_root, derived_layout, evaluate, fmt_problems, interface_problems
+from .terraform_eval import apply_root, derived_layout, evaluate, fmt_problems, interface_problems, provider_free
 from .wiring import python_layout, requirements, wiring_problems
 
 __all__ = [
     "ALLOWED_ROLES",
+    "REQUIRED_ROLES",
+    "dataflow_api_problems",
+    "discovery_document",
+    "granted_roles",
+    "image_problems",
+    "image_versions",
+    "local_airflow",
+    "missing_grant_problems",
+    "provider_free",
+    "request_problems",
+    "sample_launch_body",
+    "write_stub",
     "api_dependency_problems",
     "apis_used",
     "apply_root",

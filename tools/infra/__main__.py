@@ -9,6 +9,8 @@ from pathlib import Path
 from . import __doc__ as package_doc
 from .checkov import checkov_problems, checkov_skip_problems, checkov_summary, run_checkov
 from .cloudbuild import cloudbuild_problems, cloudbuild_schema_problems
+from .composer_image import image_problems
+from .dataflow_api import dataflow_api_problems
 from .environments import environment_problems
 from .hcl import parse_problems
 from .iam import iam_problems
@@ -27,6 +29,8 @@ def all_problems(repo: Path = REPO, with_checkov: bool = True) -> dict[str, list
         "api dependencies": api_dependency_problems(root),
         "wiring": wiring_problems(root, repo=repo),
         "interfaces": interface_problems(root),
+        "dataflow api": dataflow_api_problems(repo),
+        "composer image": image_problems(root, repo),
         "cloudbuild schema": cloudbuild_schema_problems(repo / "cloudbuild.yaml"),
         "cloudbuild steps": cloudbuild_problems(repo / "cloudbuild.yaml"),
         "checkov skips": checkov_skip_problems(root),

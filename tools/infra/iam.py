@@ -26,6 +26,7 @@ ALLOWED_ROLES: dict[str, set[str]] = {
         "roles/storage.objectUser",  # bucket: claim, archive, quarantine, load
         "roles/iam.serviceAccountUser",  # on the dataflow account only
         "roles/secretmanager.secretAccessor",  # on Airflow connection secrets only
+        "roles/logging.logWriter",  # project: Feedline's own events (orchestrate/events.py)
     },
     "dataflow": {
         "roles/dataflow.worker",  # project
@@ -62,6 +63,31 @@ ALLOWED_ROLES: dict[str, set[str]] = {
     "gcs_agent": {"roles/pubsub.publisher"},
     "pubsub_agent": {"roles/pubsub.publisher", "roles/pubsub.subscriber"},
     "composer_agent": {"roles/composer.ServiceAgentV2Ext"},
+}
+# The other direction: what each identity must hold for what Feedline's code and resources do.
+# A use whose role is granted nowhere under terraform/ (or in tables.json) fails here, not at
+# the first run in the cloud.
+REQUIRED_ROLES: dict[str, dict[str, str]] = {
+    "composer": {
+        "roles/composer.worker": "runs the environment's Airflow components",
+        "roles/bigquery.jobUser": "load, query and MERGE jobs (dag_factory, check_batch)",
+        "roles/bigquery.dataEditor": "loads, publishes, MERGEs and refreshes (tables.json writers)",
+        "roles/storage.objectUser": "claims, clears, loads and settles files (storage/claims.py)",
+        "roles/dataflow.developer": "jobs.list, flexTemplates.launch, jobs.get (orchestrate/dataflow.py)",
+        "roles/iam.serviceAccountUser": "launches the job as the dataflow account",
+        "roles/secretmanager.secretAccessor": "reads the alert connections (secrets_backend.py)",
+        "roles/logging.logWriter": "entries.write of feedline-events (orchestrate/events.py)",
+    },
+    "dataflow": {
+        "roles/dataflow.worker": "runs the job's workers",
+        "roles/storage.objectViewer": "reads the claimed landing files",
+        "roles/storage.objectUser": "writes outputs, temp and staging to the work bucket",
+        "roles/artifactregistry.reader": "pulls the flex template image",
+    },
+    "trigger": {
+        "roles/composer.user": "calls the Airflow REST API (triggers/main.py)",
+        "roles/run.invoker": "is the Pub/Sub push identity of the function",
+    },
 }
 # Dataset grants are data (tables.json "writers"/"readers"); the roles they map to may appear in
 # .tf text, and each account listed in tables.json is checked against its allow-list below.
@@ -142,6 +168,32 @@ def dataset_grant_problems(tables_json: Path) -> list[str]:
     return problems
 
 
+def granted_roles(parsed: dict[Path, dict], tables_json: Path) -> dict[str, set[str]]:
+    """Identity -> every literal role some grant under terraform/ or tables.json gives it."""
+    granted: dict[str, set[str]] = {}
+    for doc in parsed.values():
+        for _, node in walk(doc, ""):
+            if isinstance(node, dict) and "role" in node and literal(node["role"]) is not None:
+                principal = principal_of(node)
+                if principal:
+                    granted.setdefault(principal, set()).add(literal(node["role"]))
+    if tables_json.is_file():
+        for spec in json.loads(tables_json.read_text())["datasets"].values():
+            for kind, role in DATASET_ROLES.items():
+                for sa in spec.get(kind, []):
+                    granted.setdefault(sa, set()).add(role)
+    return granted
+
+
+def missing_grant_problems(granted: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{sa} needs {role} ({why}) but no grant under terraform/ gives it"
+        for sa, roles in REQUIRED_ROLES.items()
+        for role, why in roles.items()
+        if role not in granted.get(sa, set())
+    ]
+
+
 def iam_problems(root: Path, tables_json: Path | None = None) -> list[str]:
     """Every role granted under root (and in tables.json) is allowed for the identity it is granted to.
 
@@ -157,4 +209,9 @@ def iam_problems(root: Path, tables_json: Path | None = None) -> list[str]:
                 problems += role_string_problems(rel, where, node)
             elif isinstance(node, dict) and "role" in node:
                 problems += grant_problems(rel, where, node)
-    return problems + dataset_grant_problems(tables_json or root.parent / TABLES_JSON)
+    tables_json = tables_json or root.parent / TABLES_JSON
+    return (
+        problems
+        + dataset_grant_problems(tables_json)
+        + missing_grant_problems(granted_roles(parsed, tables_json))
+    )

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .environments import environments
+from .foreach_eval import write_stub
 from .iam import SERVICE_ACCOUNTS
 
+# Modules with resources whose variables, locals and for_each/count the interface check evaluates.
+STUBBED = ("service_accounts", "buckets", "bigquery", "monitoring", "composer")
 # Outputs of modules/feed_tables that other modules or the checks use.
 FEED_TABLES_OUTPUTS = ("datasets", "dataset_settings", "dataset_grants", "feeds", "tables", "views")
 
@@ -121,6 +124,33 @@ def derived_layout(
         )
 
 
+def provider_free(
+    root: Path, env: str, contracts_dir: Path | None = None, project_id: str = "p"
+) -> dict[str, Any]:
+    """Every provider-free module evaluated with one environment's real settings (its
+    terraform.tfvars): feed_tables, pypi_requirements, events and composer_settings, whose
+    outputs are every for_each and lookup the modules with resources use."""
+    with tempfile.TemporaryDirectory(prefix="feedline-tf-") as tmp:
+        modules = {
+            name: args
+            for name, args in consumer_modules(root, Path(tmp), contracts_dir).items()
+            if name in ("feed_tables", "pypi", "events", "composer_settings")
+        }
+        outputs = {
+            **{f"feed_tables.{o}": f"${{module.feed_tables.{o}}}" for o in FEED_TABLES_OUTPUTS},
+            "pypi.packages": "${module.pypi.packages}",
+            "events": "${module.events}",
+            "composer_settings": "${module.composer_settings}",
+        }
+        folder = Path(tmp) / "root"
+        write_modules_json(folder, modules, {k.replace(".", "__"): v for k, v in outputs.items()})
+        for path in (root / "modules" / "platform" / "variables.tf", root / "environments" / env / "terraform.tfvars"):
+            shutil.copy(path, folder / path.name)
+        values = apply_root(folder, variables={"project_id": project_id, "env": env, "region": "europe-west1",
+                                               "trigger_source": '{bucket="b",object="o"}'})
+        return {k.replace("__", "."): v for k, v in values.items()}
+
+
 def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[str]:
     """Each environment's values fit the modules that consume them, with the real derived values.
 
@@ -137,9 +167,12 @@ def interface_problems(root: Path, contracts_dir: Path | None = None) -> list[st
             continue
         with tempfile.TemporaryDirectory(prefix="feedline-tf-") as tmp:
             stubs = Path(tmp) / "modules"
-            for name in ("bigquery", "monitoring", "composer", "platform"):
-                (stubs / name).mkdir(parents=True)
-                shutil.copy(root / "modules" / name / "variables.tf", stubs / name / "variables.tf")
+            (stubs / "platform").mkdir(parents=True)
+            shutil.copy(root / "modules" / "platform" / "variables.tf", stubs / "platform" / "variables.tf")
+            # Stand-ins with the modules' own variables, provider-free locals and every
+            # for_each/count (foreach_eval.py): evaluated with the values the platform passes.
+            for name in STUBBED:
+                write_stub(root / "modules" / name, stubs / name)
             write_modules_json(stubs / "platform", consumer_modules(root, stubs, contracts_dir), {})
             # Same place relative to the stubs as the environment to modules/: its source resolves.
             copy = Path(tmp) / "environments" / env.name
@@ -175,6 +208,25 @@ def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dic
     return {
         "feed_tables": feed_tables,
         "pypi": {"source": str(root / "modules" / "pypi_requirements")},
+        "events": {"source": str(root / "modules" / "events"), "project_id": "${var.project_id}"},
+        "composer_settings": {
+            "source": str(root / "modules" / "composer_settings"),
+            "alert_connections": "${var.settings.airflow_alert_connections}",
+        },
+        "service_accounts": {
+            "source": str(stubs / "service_accounts"),
+            "project_id": "${var.project_id}",
+            "account_prefix": "fl-${var.env}",
+        },
+        "buckets": {
+            "source": str(stubs / "buckets"),
+            "project_id": "${var.project_id}",
+            "location": "${var.region}",
+            "name_prefix": "${var.project_id}-feedline-${var.env}",
+            "members": members,
+            "retention": "${var.settings.retention}",
+            "labels": {"app": "feedline", "env": "${var.env}"},
+        },
         "bigquery": {
             "source": str(stubs / "bigquery"),
             "project_id": "${var.project_id}",
@@ -193,8 +245,8 @@ def consumer_modules(root: Path, stubs: Path, contracts_dir: Path | None) -> dic
             "env": "${var.env}",
             "composer_environment": "feedline-${var.env}",
             "feeds": "${module.feed_tables.feeds}",
-            "slack": "${var.settings.slack}",
-            "pagerduty_service_key_secret": "${var.settings.pagerduty_service_key_secret}",
+            "events": "${module.events}",
+            "notification_channels": "${var.settings.notification_channels}",
         },
         "composer": {
             "source": str(stubs / "composer"),

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
-from airflow.providers.google.cloud.operators.dataflow import DataflowStartFlexTemplateOperator
 from airflow.providers.google.cloud.operators.gcs import GCSDeleteObjectsOperator
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
 from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
@@ -26,7 +25,7 @@ from airflow.sdk import DAG, BaseOperator, Param, XComArg, chain, cross_downstre
 
 from feedline.contract import naming, tables
 from feedline.contract.model import Contract, load_contracts
-from feedline.orchestrate import alerts, sql, tasks
+from feedline.orchestrate import alerts, dataflow, events, sql, tasks
 from feedline.orchestrate.tasks import GCP_CONN_ID
 from feedline.settings import Settings, from_env
 
@@ -46,7 +45,10 @@ BATCH_PARAMETERS = [
 
 def failure_notifiers(settings: Settings) -> list:
     """Slack for every failed task; PagerDuty too in production."""
-    notifiers: list = [SlackWebhookNotifier(slack_webhook_conn_id=settings.slack_conn_id, text=alerts.TASK_FAILED)]
+    notifiers: list = [
+        events.FailureEvent(settings),  # the failure signal the monitoring alerts on (events.json)
+        SlackWebhookNotifier(slack_webhook_conn_id=settings.slack_conn_id, text=alerts.TASK_FAILED),
+    ]
     if settings.is_production and settings.pagerduty_conn_id:
         from airflow.providers.pagerduty.notifications.pagerduty import PagerdutyNotifier
 
@@ -148,14 +150,14 @@ def validate_rows(settings: Settings, launch_options: XComArg) -> BaseOperator:
             py_interpreter=sys.executable,
             gcp_conn_id=GCP_CONN_ID,
         )
-    return DataflowStartFlexTemplateOperator(
+    # Deferrable (waits in the triggerer); a retry waits for the batch's job instead of a second.
+    return dataflow.BatchFlexTemplateOperator(
         task_id="validate_rows",
         body=launch_options,
+        attempt=xcom("attempt"),
         location=settings.region,
         project_id=settings.project,
         gcp_conn_id=GCP_CONN_ID,
-        append_job_name=False,  # the job name is per batch and must survive retries
-        deferrable=True,  # waits for the job in the triggerer, not in a worker slot
     )
 
 

@@ -34,8 +34,8 @@ class LaunchSpec:
 
 
 def job_name(feed: str, batch_id: str) -> str:
-    """Unique per batch, identical on every retry of the batch's launch (a retry of a job that
-    is still running is refused by Dataflow instead of starting a twin)."""
+    """Unique per batch, identical on every retry of the batch's launch; dataflow.py adds the
+    claim attempt and makes a retry wait for that job instead of launching a twin."""
     digest = hashlib.sha256(batch_id.encode()).hexdigest()[:12]
     feed_part = re.sub(r"[^a-z0-9]+", "-", feed.lower()).strip("-")[:36]
     name = f"feedline-{feed_part}-{digest}"

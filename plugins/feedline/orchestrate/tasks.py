@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from feedline.contract import naming
 from feedline.contract.model import Contract
-from feedline.orchestrate import alerts, audit, launch
+from feedline.orchestrate import alerts, audit, events, launch
 from feedline.settings import Settings
 from feedline.storage import claims
 
@@ -116,6 +116,7 @@ def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, 
     )
     report = audit.inspect_batch(client, settings, contract, batch_id, attempt, stamp)
     log.info("%s", audit.audit_line(contract.feed, batch_id, report))
+    events.emit(settings, events.batch_audited(settings, contract, context.get("run_id", ""), batch_id, attempt, report))
     fail_if(audit.lost_rows_error(report))
     for text in audit.alert_texts(contract, batch_id, report):
         send_slack(settings, text)

@@ -4,6 +4,7 @@ region = "europe-west1"
 
 settings = {
   composer = {
+    # Unpinned until Composer lists a build of the local Airflow (terraform/README.md, "Composer image").
     image_version    = "composer-3-airflow-3"
     environment_size = "ENVIRONMENT_SIZE_SMALL"
   }
@@ -16,9 +17,9 @@ settings = {
   raw_partition_expiration_days = 30
   deletion_protection           = true
 
-  slack = {
-    channel_name      = "#feedline-dev"
-    auth_token_secret = "feedline-slack-token"
+  # Cloud Monitoring channels made at bootstrap (terraform/README.md); looked up by display name.
+  notification_channels = {
+    slack = "Feedline dev: Slack"
   }
 
   # Airflow reads the Slack connection from the secret airflow-connections-feedline_slack.

@@ -4,7 +4,7 @@ region = "europe-west1"
 
 settings = {
   composer = {
-    # Pin a full build here (composer-3-airflow-3.x.y-build.z) once dev has run it.
+    # Unpinned until Composer lists a build of the local Airflow (terraform/README.md, "Composer image").
     image_version    = "composer-3-airflow-3"
     environment_size = "ENVIRONMENT_SIZE_MEDIUM"
     resilience_mode  = "HIGH_RESILIENCE"
@@ -26,12 +26,11 @@ settings = {
   raw_partition_expiration_days = null
   deletion_protection           = true
 
-  slack = {
-    channel_name      = "#feedline-alerts"
-    auth_token_secret = "feedline-slack-token"
+  # Cloud Monitoring channels made at bootstrap (terraform/README.md); looked up by display name.
+  notification_channels = {
+    slack     = "Feedline prod: Slack"
+    pagerduty = "Feedline prod: PagerDuty"
   }
-
-  pagerduty_service_key_secret = "feedline-pagerduty-key"
 
   # Secrets airflow-connections-feedline_slack and airflow-connections-feedline_pagerduty.
   airflow_alert_connections = {

@@ -30,15 +30,20 @@ locals {
     for k, v in { FEEDLINE_PAGERDUTY_CONN_ID = var.alert_connections.pagerduty } : k => v if v != null
   })
 
-  connection_ids = compact([var.alert_connections.slack, var.alert_connections.pagerduty])
-
   airflow_config_overrides = merge({
-    # Connections (Slack webhook, PagerDuty key) come from Secret Manager, never from variables.
-    "secrets-backend"        = "airflow.providers.google.cloud.secrets.secret_manager.CloudSecretManagerBackend"
-    "secrets-backend_kwargs" = jsonencode({ connections_prefix = "airflow-connections", variables_prefix = null, sep = "-" })
+    # Alert connections (Slack webhook, PagerDuty key) come from Secret Manager, and only they
+    # are looked up there (modules/composer_settings).
+    "secrets-backend"        = module.settings.secrets_backend
+    "secrets-backend_kwargs" = jsonencode(module.settings.secrets_backend_kwargs)
     # Backfills are explicit (a person asks for them); a new DAG does not replay history.
     "scheduler-catchup_by_default" = "False"
   }, var.airflow_config_overrides)
+}
+
+# Provider-free: the secrets backend and its lookup pattern (evaluated offline by tests/infra).
+module "settings" {
+  source            = "../composer_settings"
+  alert_connections = var.alert_connections
 }
 
 resource "google_composer_environment" "this" {
@@ -99,7 +104,7 @@ resource "google_composer_environment" "this" {
 
 # Airflow reads each alert connection from its own secret (secret-level grant).
 resource "google_secret_manager_secret_iam_member" "connections" {
-  for_each = toset(local.connection_ids)
+  for_each = toset(module.settings.connection_ids)
 
   project   = var.project_id
   secret_id = "airflow-connections-${each.value}"

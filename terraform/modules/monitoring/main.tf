@@ -1,78 +1,51 @@
-# Alerting and the Feedline dashboard. Task failures and audit figures are read from the Airflow
-# task logs that Composer sends to Cloud Logging (log airflow-worker); Dataflow failures from
-# Dataflow's own metric. Secrets for the channels come from Secret Manager, never from variables.
+# Alerting and the Feedline dashboard. Task failures and audit figures are Feedline's own log
+# entries (modules/events: fixed log name, JSON payload), never Airflow's log lines; Dataflow
+# failures are Dataflow's own metric. The Slack and PagerDuty channels are made once, by hand
+# (terraform/README.md, bootstrap) and only looked up here: their tokens never pass through
+# Terraform, so they are in no plan and no state.
 
 locals {
   metric_prefix = "feedline/${var.env}"
-  worker_logs   = <<-EOT
-    resource.type="cloud_composer_environment"
-    resource.labels.environment_name="${var.composer_environment}"
-    logName="projects/${var.project_id}/logs/airflow-worker"
-  EOT
+  event_metric  = "resource.type = \"${var.events.resource_type}\""
 
   # Page (PagerDuty, prod) for broken pipelines; deadletter shares are a data problem: Slack only.
-  slack_channels = [google_monitoring_notification_channel.slack.id]
-  page_channels  = concat(local.slack_channels, google_monitoring_notification_channel.pagerduty[*].id)
+  slack_channels = [data.google_monitoring_notification_channel.slack.name]
+  page_channels  = concat(local.slack_channels, data.google_monitoring_notification_channel.pagerduty[*].name)
 }
 
-data "google_secret_manager_secret_version" "slack_token" {
-  project = var.project_id
-  secret  = var.slack.auth_token_secret
-}
-
-data "google_secret_manager_secret_version" "pagerduty_key" {
-  count = var.pagerduty_service_key_secret == null ? 0 : 1
-
-  project = var.project_id
-  secret  = var.pagerduty_service_key_secret
-}
-
-resource "google_monitoring_notification_channel" "slack" {
+# The API returns sensitive labels (tokens, keys) obfuscated; only the channel's name is used.
+data "google_monitoring_notification_channel" "slack" {
   project      = var.project_id
-  display_name = "Feedline ${var.env}: Slack ${var.slack.channel_name}"
   type         = "slack"
-  labels = {
-    channel_name = var.slack.channel_name
-  }
-  sensitive_labels {
-    auth_token = data.google_secret_manager_secret_version.slack_token.secret_data
-  }
+  display_name = var.notification_channels.slack
 }
 
-resource "google_monitoring_notification_channel" "pagerduty" {
-  count = var.pagerduty_service_key_secret == null ? 0 : 1
+data "google_monitoring_notification_channel" "pagerduty" {
+  count = var.notification_channels.pagerduty == null ? 0 : 1
 
   project      = var.project_id
-  display_name = "Feedline ${var.env}: PagerDuty"
   type         = "pagerduty"
-  sensitive_labels {
-    service_key = data.google_secret_manager_secret_version.pagerduty_key[0].secret_data
-  }
+  display_name = var.notification_channels.pagerduty
 }
 
 # --- Log-based metrics ------------------------------------------------------------------------
 
-# Failed attempts of MERGE and materialized-view refresh tasks (task ids contain "merge" or
-# "refresh"), per feed. Airflow logs a failing attempt at ERROR.
+# MERGE and materialized-view refresh tasks that failed for good (task_failed events, written by
+# the failure callback once the retries are spent), per feed and task.
 resource "google_logging_metric" "task_failures" {
   project = var.project_id
   name    = "${local.metric_prefix}/merge_refresh_failures"
-  filter  = <<-EOT
-    ${local.worker_logs}
-    labels.workflow=~"^feedline_"
-    labels."task-id"=~"merge|refresh"
-    severity>=ERROR
-  EOT
+  filter  = var.events.task_failures.filter
 
   metric_descriptor {
     metric_kind  = "DELTA"
     value_type   = "INT64"
     unit         = "1"
-    display_name = "Feedline ${var.env}: failed MERGE/refresh task log entries"
+    display_name = "Feedline ${var.env}: failed MERGE/refresh tasks"
     labels {
       key         = "feed"
       value_type  = "STRING"
-      description = "Feed of the DAG (feedline_<feed>)."
+      description = "Feed of the DAG."
     }
     labels {
       key         = "task"
@@ -81,59 +54,24 @@ resource "google_logging_metric" "task_failures" {
     }
   }
 
-  label_extractors = {
-    feed = "REGEXP_EXTRACT(labels.workflow, \"^feedline_(.+)$\")"
-    task = "EXTRACT(labels.\"task-id\")"
-  }
+  label_extractors = var.events.task_failures.label_extractors
 }
 
-# The audit task logs one line per batch:
-#   feedline_audit feed=<feed> batch_id=<id> rows_read=<n> rows_loaded=<n> rows_deadletter=<n> deadletter_share=<x>
-# Each figure becomes a distribution metric labelled with the feed.
-locals {
-  audit_metrics = {
-    deadletter_share = {
-      description = "Deadletter share of a batch (rows_deadletter / rows_read)."
-      pattern     = "deadletter_share=([0-9.eE+-]+)"
-      unit        = "1"
-      # 0.00, 0.01, ... 1.00: fine enough around contract thresholds of a few per cent.
-      linear = { num_finite_buckets = 100, width = 0.01, offset = 0 }
-    }
-    rows_read = {
-      description = "Rows read by the Beam job in a batch."
-      pattern     = "rows_read=([0-9]+)"
-      unit        = "1"
-      linear      = null
-    }
-    rows_deadletter = {
-      description = "Rows deadlettered in a batch."
-      pattern     = "rows_deadletter=([0-9]+)"
-      unit        = "1"
-      linear      = null
-    }
-  }
-}
-
+# Each figure of the batch_audited events becomes a distribution metric labelled with the feed.
 resource "google_logging_metric" "audit" {
-  for_each = local.audit_metrics
+  for_each = var.events.audit_metrics
 
-  project = var.project_id
-  name    = "${local.metric_prefix}/${each.key}"
-  filter  = <<-EOT
-    ${local.worker_logs}
-    textPayload:"${var.audit_log_marker} "
-  EOT
+  project         = var.project_id
+  name            = "${local.metric_prefix}/${each.key}"
+  filter          = each.value.filter
+  value_extractor = each.value.value_extractor
 
-  value_extractor = "REGEXP_EXTRACT(textPayload, \"${each.value.pattern}\")"
-
-  label_extractors = {
-    feed = "REGEXP_EXTRACT(textPayload, \"${var.audit_log_marker} feed=([a-z0-9_]+)\")"
-  }
+  label_extractors = each.value.label_extractors
 
   metric_descriptor {
     metric_kind  = "DELTA"
     value_type   = "DISTRIBUTION"
-    unit         = each.value.unit
+    unit         = "1"
     display_name = "Feedline ${var.env}: ${each.value.description}"
     labels {
       key         = "feed"
@@ -203,9 +141,9 @@ resource "google_monitoring_alert_policy" "task_failures" {
   notification_channels = local.page_channels
 
   conditions {
-    display_name = "Failed merge/refresh task attempts"
+    display_name = "Failed merge/refresh tasks"
     condition_threshold {
-      filter          = "resource.type = \"cloud_composer_environment\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.task_failures.name}\""
+      filter          = "${local.event_metric} AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.task_failures.name}\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -241,7 +179,7 @@ resource "google_monitoring_alert_policy" "deadletter_share" {
   conditions {
     display_name = "${each.key}: deadletter share of recent batches"
     condition_threshold {
-      filter          = "resource.type = \"cloud_composer_environment\" AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.audit["deadletter_share"].name}\" AND metric.label.feed = \"${each.key}\""
+      filter          = "${local.event_metric} AND metric.type = \"logging.googleapis.com/user/${google_logging_metric.audit["deadletter_share"].name}\" AND metric.label.feed = \"${each.key}\""
       comparison      = "COMPARISON_GT"
       threshold_value = each.value.deadletter_threshold
       duration        = "0s"
@@ -272,7 +210,7 @@ locals {
   chart = {
     deadletter_share = {
       title  = "Deadletter share per feed (p95 of batches)"
-      filter = "metric.type=\"${local.audit_metric_type.deadletter_share}\" resource.type=\"cloud_composer_environment\""
+      filter = "metric.type=\"${local.audit_metric_type.deadletter_share}\" resource.type=\"${var.events.resource_type}\""
       aggregation = {
         alignmentPeriod    = "3600s"
         perSeriesAligner   = "ALIGN_DELTA"
@@ -282,7 +220,7 @@ locals {
     }
     rows_read = {
       title  = "Rows per batch, per feed (median)"
-      filter = "metric.type=\"${local.audit_metric_type.rows_read}\" resource.type=\"cloud_composer_environment\""
+      filter = "metric.type=\"${local.audit_metric_type.rows_read}\" resource.type=\"${var.events.resource_type}\""
       aggregation = {
         alignmentPeriod    = "3600s"
         perSeriesAligner   = "ALIGN_DELTA"
@@ -301,8 +239,8 @@ locals {
       }
     }
     task_failures = {
-      title  = "Failed MERGE/refresh attempts"
-      filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.task_failures.name}\" resource.type=\"cloud_composer_environment\""
+      title  = "Failed MERGE/refresh tasks"
+      filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.task_failures.name}\" resource.type=\"${var.events.resource_type}\""
       aggregation = {
         alignmentPeriod    = "3600s"
         perSeriesAligner   = "ALIGN_SUM"

@@ -8,11 +8,6 @@ variable "env" {
   type        = string
 }
 
-variable "composer_environment" {
-  description = "Name of the Composer environment whose Airflow task logs are read."
-  type        = string
-}
-
 variable "dataflow_job_prefix" {
   description = "Name prefix of Feedline's Dataflow jobs."
   type        = string
@@ -27,22 +22,33 @@ variable "feeds" {
   }))
 }
 
-variable "audit_log_marker" {
-  description = "First word of the audit task's summary log line (see README)."
-  type        = string
-  default     = "feedline_audit"
-}
-
-variable "slack" {
-  description = "Slack channel and the Secret Manager secret (id or projects/.../secrets/...) holding the Slack app's OAuth token."
+variable "events" {
+  description = "The events module's outputs: where Feedline's own log entries are and the metric filters on them."
   type = object({
-    channel_name      = string
-    auth_token_secret = string
+    resource_type = string
+    audit_metrics = map(object({
+      filter           = string
+      value_extractor  = string
+      label_extractors = map(string)
+      description      = string
+      linear           = object({ num_finite_buckets = number, width = number, offset = number })
+    }))
+    task_failures = object({
+      filter           = string
+      label_extractors = map(string)
+    })
   })
 }
 
-variable "pagerduty_service_key_secret" {
-  description = "Secret Manager secret holding the PagerDuty integration key; null = no PagerDuty (dev)."
+variable "notification_channels" {
+  description = "Display names of the Slack and PagerDuty notification channels made at bootstrap (terraform/README.md); pagerduty = null: no paging (dev)."
+  type = object({
+    slack     = string
+    pagerduty = optional(string)
+  })
+}
+
+variable "composer_environment" {
+  description = "Name of the Composer environment (the DAG run duration chart)."
   type        = string
-  default     = null
 }

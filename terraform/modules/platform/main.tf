@@ -55,6 +55,12 @@ module "feed_tables" {
   project_id = var.project_id
 }
 
+# Provider-free: events.json -> the log-based metric filters on Feedline's own events.
+module "events" {
+  source     = "../events"
+  project_id = var.project_id
+}
+
 # Provider-free: requirements.txt -> Composer pypi_packages.
 module "pypi_requirements" {
   source = "../pypi_requirements"
@@ -176,13 +182,13 @@ module "trigger" {
 }
 
 module "monitoring" {
-  source                       = "../monitoring"
-  project_id                   = var.project_id
-  env                          = var.env
-  composer_environment         = module.composer.name
-  feeds                        = module.feed_tables.feeds
-  slack                        = var.settings.slack
-  pagerduty_service_key_secret = var.settings.pagerduty_service_key_secret
+  source                = "../monitoring"
+  project_id            = var.project_id
+  env                   = var.env
+  composer_environment  = module.composer.name
+  feeds                 = module.feed_tables.feeds
+  events                = module.events
+  notification_channels = var.settings.notification_channels
 
   depends_on = [google_project_service.this]
 }

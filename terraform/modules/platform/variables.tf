@@ -35,8 +35,8 @@ variable "settings" {
     raw_partition_expiration_days: raw and deadletter history retention in days, null = keep;
     deletion_protection: protect BigQuery tables from terraform destroy (stated in every
     environment, so checkov sees it);
-    slack: Slack channel and the Secret Manager secret holding the Slack app token;
-    pagerduty_service_key_secret: secret holding the PagerDuty integration key, null = no paging;
+    notification_channels: display names of the Cloud Monitoring Slack and PagerDuty channels made
+    at bootstrap (their tokens never pass through Terraform), pagerduty = null: no paging;
     airflow_alert_connections: Airflow connection ids of the alert channels, each stored in the
     secret airflow-connections-<id>; pagerduty = null: no paging.
   EOT
@@ -54,11 +54,10 @@ variable "settings" {
     })
     raw_partition_expiration_days = optional(number)
     deletion_protection           = bool
-    slack = object({
-      channel_name      = string
-      auth_token_secret = string
+    notification_channels = object({
+      slack     = string
+      pagerduty = optional(string)
     })
-    pagerduty_service_key_secret = optional(string)
     airflow_alert_connections = optional(object({
       slack     = string
       pagerduty = optional(string)

@@ -24,6 +24,8 @@ locals {
     { sa = "composer", role = "roles/bigquery.jobUser" },
     # Launches and watches the flex template jobs (no dataset or bucket data access).
     { sa = "composer", role = "roles/dataflow.developer" },
+    # Feedline's own events (log feedline-events), which the alerts read.
+    { sa = "composer", role = "roles/logging.logWriter" },
 
     { sa = "dataflow", role = "roles/dataflow.worker" },
 

@@ -102,7 +102,10 @@ resource "google_pubsub_subscription" "push" {
   message_retention_duration = "604800s"
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.trigger.url
+    # The function's run.app URI, not its cloudfunctions.net url: with ingress internal-only,
+    # Cloud Run treats Pub/Sub of the same project as internal only on the run.app URL
+    # (terraform/README.md, "Decisions"). The OIDC audience defaults to this endpoint.
+    push_endpoint = google_cloudfunctions2_function.trigger.service_config[0].uri
     oidc_token {
       service_account_email = var.service_account_email
     }
