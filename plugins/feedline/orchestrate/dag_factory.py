@@ -22,7 +22,9 @@ from airflow.providers.google.cloud.operators.gcs import GCSDeleteObjectsOperato
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
 from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
-from airflow.sdk import DAG, BaseOperator, Param, XComArg, chain, cross_downstream
+from airflow.sdk import (
+    DAG, AsyncCallback, BaseOperator, DeadlineAlert, DeadlineReference, Param, XComArg, chain, cross_downstream,
+)
 
 from feedline.contract import naming, tables
 from feedline.contract.model import Contract, load_contracts
@@ -91,6 +93,23 @@ RUN_PARAMS = {
 }
 
 
+def deadline_alert(contract: Contract, settings: Settings) -> DeadlineAlert:
+    """Slack when a run has not ended well ``deadline_minutes`` after it was queued: its batch
+    is not in staging (still running, or failed). Airflow drops the deadline of a run that
+    succeeds in time; the scheduler marks a missed one and the triggerer sends the message."""
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=contract.deadline_minutes),
+        callback=AsyncCallback(
+            SlackWebhookNotifier,
+            kwargs={
+                "slack_webhook_conn_id": settings.slack_conn_id,
+                "text": alerts.deadline_text(contract.feed, contract.deadline_minutes),
+            },
+        ),
+    )
+
+
 def feed_dag(contract: Contract, settings: Settings) -> DAG:
     """The DAG object of a feed, without tasks."""
     feed = contract.feed
@@ -107,6 +126,7 @@ def feed_dag(contract: Contract, settings: Settings) -> DAG:
         template_searchpath=[str(settings.sql_dir)],
         tags=["feedline", f"feed:{feed}", f"env:{settings.env}"],
         params=RUN_PARAMS,
+        deadline=deadline_alert(contract, settings),
     )
 
 

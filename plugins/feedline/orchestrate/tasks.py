@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from feedline.contract import naming
 from feedline.contract.model import Contract
-from feedline.orchestrate import alerts, audit, launch
+from feedline.orchestrate import alerts, audit, backfill, launch
 from feedline.settings import Settings
 from feedline.storage import claims
 
@@ -47,10 +47,23 @@ def is_backfill(run_params: dict[str, Any], dag_run) -> bool:
 
 def claim_date(run_params: dict[str, Any], from_archive: bool, logical_date: datetime) -> str | None:
     """The date of the files to claim: the run's ``date``; a backfill without one takes its
-    logical date's files from the archive."""
+    logical date's files (its day in UTC) from the archive."""
     if from_archive and not run_params["date"]:
-        return logical_date.strftime("%Y%m%d")
+        return backfill.archive_day(logical_date)
     return run_params["date"]
+
+
+def idle_backfill_tick(contract: Contract, dag_run, logical_date: datetime | None) -> str | None:
+    """Why this run has nothing to do: a backfill run that is not its day's first tick (that one
+    re-ingests the day's archive). Depends on run type, logical date and schedule only, so every
+    try and clear of a run decides the same."""
+    if dag_run.run_type != "backfill" or logical_date is None or backfill.claims_its_day(contract.schedule, logical_date):
+        return None
+    first = backfill.first_tick_of_day(contract.schedule, logical_date)
+    return (
+        f"backfill run for {logical_date.isoformat()} has nothing to do: the {contract.feed} archive of "
+        f"{backfill.archive_day(logical_date)} is re-ingested by that day's first tick ({first.isoformat()})"
+    )
 
 
 def ingested_at(dag_run) -> str:
@@ -72,6 +85,9 @@ def choose_source(contract: Contract, settings: Settings, **context) -> str:
     """Sweep the landing prefix (wait), or go straight to claiming: files named in the run's
     params, a backfill from the archive, or a re-run taking its own files back."""
     run_params, dag_run = context["params"], context["dag_run"]
+    idle = idle_backfill_tick(contract, dag_run, context.get("logical_date"))
+    if idle:
+        raise AirflowSkipException(idle)  # skips the whole run: no claim, no Beam job
     if run_params["files"] or is_backfill(run_params, dag_run):
         return CLAIM_TASK
     batch_id = naming.batch_id_for_run(contract.feed, dag_run.run_id)
@@ -91,8 +107,11 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
     )
     if claim.misnamed:
         send_slack(settings, alerts.quarantine_text(feed, batch_id, claim.misnamed))
+    taken = alerts.taken_text(feed, claim.taken_batches()) if claim.taken else None
+    if taken:
+        log.warning("%s", taken)
     if not claim.files:
-        raise AirflowSkipException(f"no {feed} files to claim")
+        raise AirflowSkipException(taken or f"no {feed} files to claim")
     stamp = ingested_at(dag_run)
     return {
         "batch_id": batch_id,

@@ -56,3 +56,11 @@ def test_task_failed_template_renders_the_task_run_and_a_truncated_error():
     assert first == ":red_circle: Feedline task failed: *feedline_transactions.check_batch* (run `manual__1`, try 2)."
     assert error.startswith("Error: xxx") and len(error) < len("Error: ") + 310 and error.endswith("...")
     assert log == "Log: http://airflow/log"
+
+
+def test_taken_text_names_each_files_batches_or_says_it_was_found_nowhere():
+    text = alerts.taken_text("customers", {"b.csv": [], "a.csv": ["sweep_1", "sweep_2"]})
+    assert text == (
+        "customers: requested file(s) no longer in landing: a.csv was taken by batch sweep_1, sweep_2; "
+        "b.csv is in no landing, processing, archive or quarantine place (never landed, or deleted)"
+    )
