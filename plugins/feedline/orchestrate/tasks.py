@@ -45,6 +45,14 @@ def is_backfill(run_params: dict[str, Any], dag_run) -> bool:
     return bool(run_params["from_archive"]) or dag_run.run_type == "backfill"
 
 
+def batch_of_run(contract: Contract, dag_run) -> str:
+    """The run's batch. A backfill's is its own even when the backfill reprocesses a run that
+    already exists: Airflow then clears that run and makes it a backfill run with the same run
+    id, and the scheduled batch it was must stay as it was (its files, its raw rows)."""
+    run_key = f"backfill:{dag_run.run_id}" if dag_run.run_type == "backfill" else dag_run.run_id
+    return naming.batch_id_for_run(contract.feed, run_key)
+
+
 def claim_date(run_params: dict[str, Any], from_archive: bool, logical_date: datetime) -> str | None:
     """The date of the files to claim: the run's ``date``; a backfill without one takes its
     logical date's files (its day in UTC) from the archive."""
@@ -90,7 +98,7 @@ def choose_source(contract: Contract, settings: Settings, **context) -> str:
         raise AirflowSkipException(idle)  # skips the whole run: no claim, no Beam job
     if run_params["files"] or is_backfill(run_params, dag_run):
         return CLAIM_TASK
-    batch_id = naming.batch_id_for_run(contract.feed, dag_run.run_id)
+    batch_id = batch_of_run(contract, dag_run)
     rerun = claims.has_manifest(gcs_client(), settings, contract, batch_id)
     return CLAIM_TASK if rerun else "wait_for_files"
 
@@ -99,9 +107,10 @@ def choose_source(contract: Contract, settings: Settings, **context) -> str:
 def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, Any]:
     """Move this batch's files out of the landing prefix so no other run takes them."""
     run_params, dag_run = context["params"], context["dag_run"]
-    feed, batch_id = contract.feed, naming.batch_id_for_run(contract.feed, dag_run.run_id)
+    feed, batch_id = contract.feed, batch_of_run(contract, dag_run)
     from_archive = is_backfill(run_params, dag_run)
-    file_date = claim_date(run_params, from_archive, context["logical_date"])
+    # A manual run triggered without a logical date has none in its context: its day is when it ran.
+    file_date = claim_date(run_params, from_archive, context.get("logical_date") or dag_run.run_after)
     claim = claims.claim_files(
         gcs_client(), settings, contract, batch_id, run_params["files"] or None, file_date, from_archive
     )
