@@ -110,6 +110,14 @@ def deadline_alert(contract: Contract, settings: Settings) -> DeadlineAlert:
     )
 
 
+def runs_under_dags_test(argv: list[str]) -> bool:
+    """`airflow dags test` of Airflow 3.3.2 fails at the end of a successful run of a DAG with a
+    deadline (DAG.test serializes the DAG in memory, and DagRun.update_state then looks its
+    deadline alerts up by id: "'dict' object has no attribute 'hex'"). Nothing evaluates
+    deadlines there (no scheduler), so the DAGs it parses are built without one."""
+    return argv[1:3] == ["dags", "test"]
+
+
 def feed_dag(contract: Contract, settings: Settings) -> DAG:
     """The DAG object of a feed, without tasks."""
     feed = contract.feed
@@ -126,7 +134,7 @@ def feed_dag(contract: Contract, settings: Settings) -> DAG:
         template_searchpath=[str(settings.sql_dir)],
         tags=["feedline", f"feed:{feed}", f"env:{settings.env}"],
         params=RUN_PARAMS,
-        deadline=deadline_alert(contract, settings),
+        deadline=None if runs_under_dags_test(sys.argv) else deadline_alert(contract, settings),
     )
 
 

@@ -80,3 +80,12 @@ def test_every_feed_dag_has_the_contracts_deadline_alerting_slack_from_queueing(
     assert alert.callback.path == "airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier"
     assert alert.callback.kwargs == {"slack_webhook_conn_id": "feedline_slack",
                                      "text": alerts.deadline_text("customers", 0.5)}
+
+
+def test_dags_parsed_by_airflow_dags_test_have_no_deadline():
+    from feedline.orchestrate.dag_factory import runs_under_dags_test
+
+    assert runs_under_dags_test(["/venv/bin/airflow", "dags", "test", "feedline_customers"])
+    assert not runs_under_dags_test(["/venv/bin/airflow", "dag-processor"])
+    assert not runs_under_dags_test(["/venv/bin/airflow", "scheduler"])
+    assert not runs_under_dags_test(["pytest"])
