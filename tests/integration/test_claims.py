@@ -120,3 +120,37 @@ def test_feedline_drop_uploads_under_the_feed_prefix(settings, contracts, gcs, t
     assert cli.main(["drop", str(unknown)]) == 2
     assert cli.main(["drop", str(unknown), "--feed", "customers"]) == 0
     assert "customers/orders_20261125.csv" in names(gcs, settings.landing_bucket)
+
+
+def test_a_run_asking_for_files_another_batch_took_learns_which_batch(landing, gcs, settings, contracts):
+    contract = contracts["customers"]
+    sweep = claims.claim_files(gcs, settings, contract, "sweep")  # takes both customers files
+    claims.settle_files(gcs, settings, contract, sweep, {"customers_20261126_b.csv": "bad header"})
+    landing.blob("customers/customers_20261127.csv").upload_from_string("x\n")
+    claims.claim_files(gcs, settings, contract, "running", file_date="20261127")  # claimed, not settled
+
+    asked = ["customers/customers_20261125.csv", "customers_20261126_b.csv", "customers_20261127.csv",
+             "customers_20261128.csv", "notes.txt"]
+    event = claims.claim_files(gcs, settings, contract, "event", only_files=asked)
+    assert event.files == []
+    assert event.taken == {
+        "customers_20261125.csv": [f"gs://{settings.archive_bucket}/customers/date=20261125/sweep/customers_20261125.csv"],
+        "customers_20261126_b.csv": [f"gs://{settings.quarantine_bucket}/customers/sweep/customers_20261126_b.csv"],
+        "customers_20261127.csv": [f"gs://{settings.landing_bucket}/processing/customers/running/customers_20261127.csv"],
+        "customers_20261128.csv": [],
+        "notes.txt": [f"gs://{settings.quarantine_bucket}/customers/sweep/notes.txt"],
+    }
+    assert event.taken_batches() == {"customers_20261125.csv": ["sweep"], "customers_20261126_b.csv": ["sweep"],
+                                     "customers_20261127.csv": ["running"], "customers_20261128.csv": [],
+                                     "notes.txt": ["sweep"]}
+    assert claims.Claim.from_xcom(event.to_xcom()) == event
+
+    # a file still in landing is claimed; only the missing one is reported
+    landing.blob("customers/customers_20261129.csv").upload_from_string("y\n")
+    mixed = claims.claim_files(gcs, settings, contract, "event2", only_files=["customers_20261129.csv",
+                                                                             "customers_20261125.csv"])
+    assert [f.name for f in mixed.files] == ["customers_20261129.csv"]
+    assert mixed.taken_batches() == {"customers_20261125.csv": ["sweep"]}
+    # a retried claim of the batch reports the same and never names itself
+    assert claims.claim_files(gcs, settings, contract, "event2", only_files=["customers_20261129.csv",
+                                                                             "customers_20261125.csv"]).taken == mixed.taken

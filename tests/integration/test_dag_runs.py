@@ -31,12 +31,13 @@ def drop(gcs, settings, feed: str, name: str, data: bytes) -> None:
     gcs.bucket(settings.landing_bucket).blob(f"{feed}/{name}").upload_from_string(data)
 
 
-def dags_test(config, feed: str, run_after: str) -> str:
+def dags_test(config, feed: str, run_after: str, *extra: str) -> str:
     """One DAG run through Airflow (DAG.test, as `airflow dags test`); the same run_after again
-    re-runs the same DAG run. Its whole log is kept beside the stack's other logs."""
+    re-runs the same DAG run. Its whole log is kept beside the stack's other logs. ``extra``:
+    more run_dag arguments (--conf)."""
     env = {**os.environ, **stack.service_env(config)}
     result = subprocess.run(
-        [sys.executable, "-m", "feedline.local.run_dag", f"feedline_{feed}", "--run-after", run_after],
+        [sys.executable, "-m", "feedline.local.run_dag", f"feedline_{feed}", "--run-after", run_after, *extra],
         env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600,
     )
     log = config.root / "logs" / f"run-{feed}-{run_after[:10]}.log"
@@ -161,3 +162,36 @@ def test_deadletter_share_above_a_fail_threshold_stops_before_staging(clean, loc
     # the files wait in processing for a decision: nothing archived, nothing lost
     assert list(gcs.list_blobs(settings.archive_bucket)) == []
     assert len(list(gcs.list_blobs(settings.landing_bucket, prefix="processing/transactions/"))) == 1
+
+
+def test_a_backfill_day_reingests_its_archive_and_leaves_staging_and_reporting_as_they_were(
+    clean, local_stack, settings, contracts, gcs, bq
+):
+    """What the first backfill tick of a day does (choose_source skips the day's other ticks:
+    tests/unit/orchestrate/test_tasks.py): the day's archived files go through the whole batch again."""
+    p = sql.template_params(settings, contracts["customers"])
+    drop(gcs, settings, "customers", "customers_20261126.csv", (SAMPLES / "customers_20261126.csv").read_bytes())
+    log = dags_test(local_stack, "customers", "2026-11-26T06:00:00+00:00")
+    assert log.rstrip().endswith("state=success"), log[-3000:]
+    archived = names_in(gcs, settings.archive_bucket)
+    assert len(archived) == 1 and archived[0].startswith("customers/date=20261126/")
+    staging_before, report_before = fingerprint(bq, p["staging_table"]), fingerprint(bq, p["reporting_views"][0])
+    first = rows(bq, f"SELECT batch_id, source_file, status, rows_read FROM `{p['audit_table']}`")
+
+    conf = '{"from_archive": true, "date": "20261126"}'
+    log = dags_test(local_stack, "customers", "2026-11-27T00:00:00+00:00", "--conf", conf)
+    assert log.rstrip().endswith("state=success"), log[-3000:]
+
+    assert fingerprint(bq, p["staging_table"]) == staging_before
+    assert fingerprint(bq, p["reporting_views"][0]) == report_before
+    audit = rows(bq, f"SELECT batch_id, source_file, status, rows_read FROM `{p['audit_table']}` ORDER BY batch_id")
+    assert len(audit) == 2 and len({a["batch_id"] for a in audit}) == 2
+    again = [a for a in audit if a["batch_id"] != first[0]["batch_id"]]
+    assert [(a["source_file"], a["status"], a["rows_read"]) for a in again] == [
+        (first[0]["source_file"], "loaded", first[0]["rows_read"])]
+    assert names_in(gcs, settings.archive_bucket) == archived  # the archive keeps one copy
+    assert names_in(gcs, settings.landing_bucket) == []  # nothing left in processing
+
+
+def names_in(gcs, bucket: str) -> list[str]:
+    return sorted(b.name for b in gcs.list_blobs(bucket))

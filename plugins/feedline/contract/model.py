@@ -23,6 +23,10 @@ ON_EXCEED = ("warn", "fail")
 GRANULARITIES = ("DAY", "MONTH")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FEED_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+# Folders of the landing bucket that are not feeds: a feed of that name would sweep them.
+RESERVED_FEEDS = ("processing",)
+# A batch claimed but not in staging this long after its run was queued alerts Slack.
+DEFAULT_DEADLINE_MINUTES = 120
 
 # The repository's contracts/ (this package cannot import feedline.settings): the default for
 # tests and tools. Deployed code passes Settings.contracts_dir (FEEDLINE_CONTRACTS_DIR).
@@ -78,6 +82,7 @@ class Contract:
     deadletter_threshold: float
     on_exceed: str
     reporting: tuple[ReportingView, ...]
+    deadline_minutes: float = DEFAULT_DEADLINE_MINUTES
     source_path: str = field(default="", compare=False)
 
     @property
@@ -129,7 +134,7 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
 
     known = {
         "feed", "description", "file_pattern", "schedule", "columns", "key", "latest_by",
-        "partition_by", "cluster_by", "deadletter", "reporting",
+        "partition_by", "cluster_by", "deadletter", "reporting", "deadline_minutes",
     }
     for unknown in sorted(set(raw) - known):
         raise fail(unknown, "unknown field")
@@ -137,6 +142,8 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
     feed = raw.get("feed")
     if not isinstance(feed, str) or not FEED_NAME.match(feed):
         raise fail("feed", f"{feed!r} must be lower_snake_case, at most 30 characters")
+    if feed in RESERVED_FEEDS:
+        raise fail("feed", f"{feed!r} is reserved (a folder of the landing bucket)")
 
     file_pattern = raw.get("file_pattern")
     if not isinstance(file_pattern, str):
@@ -191,13 +198,7 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
     if len(cluster_by) > 4:
         raise fail("cluster_by", "BigQuery clusters by at most 4 columns")
 
-    deadletter = raw.get("deadletter") or {}
-    threshold = deadletter.get("threshold")
-    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 <= threshold <= 1:
-        raise fail("deadletter.threshold", f"{threshold!r} must be a share between 0 and 1")
-    on_exceed = deadletter.get("on_exceed", "warn")
-    if on_exceed not in ON_EXCEED:
-        raise fail("deadletter.on_exceed", f"{on_exceed!r} is not one of {ON_EXCEED}")
+    threshold, on_exceed = _parse_deadletter(raw.get("deadletter") or {}, fail)
 
     reporting = tuple(_parse_view(v, fail) for v in _as_list(raw.get("reporting")))
 
@@ -218,8 +219,30 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
         deadletter_threshold=float(threshold),
         on_exceed=on_exceed,
         reporting=reporting,
+        deadline_minutes=_parse_deadline(raw.get("deadline_minutes", DEFAULT_DEADLINE_MINUTES), fail),
         source_path=source,
     )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _parse_deadletter(deadletter: dict, fail) -> tuple[float, str]:
+    threshold = deadletter.get("threshold")
+    if not _is_number(threshold) or not 0 <= threshold <= 1:
+        raise fail("deadletter.threshold", f"{threshold!r} must be a share between 0 and 1")
+    on_exceed = deadletter.get("on_exceed", "warn")
+    if on_exceed not in ON_EXCEED:
+        raise fail("deadletter.on_exceed", f"{on_exceed!r} is not one of {ON_EXCEED}")
+    return threshold, on_exceed
+
+
+def _parse_deadline(deadline: Any, fail) -> float:
+    """Minutes from a run's queueing to its batch in staging; fractions allowed (tests use seconds)."""
+    if not _is_number(deadline) or not 0 < deadline <= 7 * 24 * 60:
+        raise fail("deadline_minutes", f"{deadline!r} must be a number of minutes above 0, at most a week (10080)")
+    return deadline
 
 
 def _as_list(value: Any) -> list:

@@ -1,4 +1,4 @@
-"""Texts of Feedline's Slack messages. Pure functions, so tests read exactly what is sent."""
+"""Texts of Feedline's Slack messages and run notes. Pure functions, so tests read exactly what is sent."""
 
 from __future__ import annotations
 
@@ -11,6 +11,17 @@ TASK_FAILED = (
     "Error: {{ exception | string | truncate(300) }}\n"
     "Log: {{ ti.log_url }}"
 )
+
+
+def deadline_text(feed: str, minutes: float) -> str:
+    """The deadline alert, rendered by Airflow in the triggerer: its context has the run
+    (``dag_run``, the REST API's DAG run fields) and ``deadline`` (``deadline_time``)."""
+    return (
+        f":alarm_clock: Feedline *{feed}*: run `{{{{ dag_run.dag_run_id }}}}` has not published its batch "
+        f"to staging within the feed's deadline of {minutes:g} minutes (queued at {{{{ dag_run.queued_at }}}}, "
+        f"due by {{{{ deadline.deadline_time }}}}); it is still running or has failed. "
+        f"Run state: {{{{ dag_run.state }}}}."
+    )
 
 
 def quarantine_text(feed: str, batch_id: str, quarantined: dict[str, str]) -> str:
@@ -37,3 +48,13 @@ def deadletter_text(
     ]
     lines += [f"• {reason}: {count}" for reason, count in list(reasons)[:10]]
     return "\n".join(lines)
+
+
+def taken_text(feed: str, taken: dict[str, list[str]]) -> str:
+    """Why a run did not get files it asked for: the batches that took each (none: not found)."""
+    parts = [
+        f"{name} was taken by batch {', '.join(batches)}" if batches else f"{name} is in no landing, "
+        "processing, archive or quarantine place (never landed, or deleted)"
+        for name, batches in sorted(taken.items())
+    ]
+    return f"{feed}: requested file(s) no longer in landing: " + "; ".join(parts)

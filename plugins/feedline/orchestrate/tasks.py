@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from feedline.contract import naming
 from feedline.contract.model import Contract
-from feedline.orchestrate import alerts, audit, events, launch
+from feedline.orchestrate import alerts, audit, backfill, events, launch
 from feedline.settings import Settings
 from feedline.storage import claims
 
@@ -45,12 +45,33 @@ def is_backfill(run_params: dict[str, Any], dag_run) -> bool:
     return bool(run_params["from_archive"]) or dag_run.run_type == "backfill"
 
 
+def batch_of_run(contract: Contract, dag_run) -> str:
+    """The run's batch. A backfill's is its own even when the backfill reprocesses a run that
+    already exists: Airflow then clears that run and makes it a backfill run with the same run
+    id, and the scheduled batch it was must stay as it was (its files, its raw rows)."""
+    run_key = f"backfill:{dag_run.run_id}" if dag_run.run_type == "backfill" else dag_run.run_id
+    return naming.batch_id_for_run(contract.feed, run_key)
+
+
 def claim_date(run_params: dict[str, Any], from_archive: bool, logical_date: datetime) -> str | None:
     """The date of the files to claim: the run's ``date``; a backfill without one takes its
-    logical date's files from the archive."""
+    logical date's files (its day in UTC) from the archive."""
     if from_archive and not run_params["date"]:
-        return logical_date.strftime("%Y%m%d")
+        return backfill.archive_day(logical_date)
     return run_params["date"]
+
+
+def idle_backfill_tick(contract: Contract, dag_run, logical_date: datetime | None) -> str | None:
+    """Why this run has nothing to do: a backfill run that is not its day's first tick (that one
+    re-ingests the day's archive). Depends on run type, logical date and schedule only, so every
+    try and clear of a run decides the same."""
+    if dag_run.run_type != "backfill" or logical_date is None or backfill.claims_its_day(contract.schedule, logical_date):
+        return None
+    first = backfill.first_tick_of_day(contract.schedule, logical_date)
+    return (
+        f"backfill run for {logical_date.isoformat()} has nothing to do: the {contract.feed} archive of "
+        f"{backfill.archive_day(logical_date)} is re-ingested by that day's first tick ({first.isoformat()})"
+    )
 
 
 def ingested_at(dag_run) -> str:
@@ -72,9 +93,12 @@ def choose_source(contract: Contract, settings: Settings, **context) -> str:
     """Sweep the landing prefix (wait), or go straight to claiming: files named in the run's
     params, a backfill from the archive, or a re-run taking its own files back."""
     run_params, dag_run = context["params"], context["dag_run"]
+    idle = idle_backfill_tick(contract, dag_run, context.get("logical_date"))
+    if idle:
+        raise AirflowSkipException(idle)  # skips the whole run: no claim, no Beam job
     if run_params["files"] or is_backfill(run_params, dag_run):
         return CLAIM_TASK
-    batch_id = naming.batch_id_for_run(contract.feed, dag_run.run_id)
+    batch_id = batch_of_run(contract, dag_run)
     rerun = claims.has_manifest(gcs_client(), settings, contract, batch_id)
     return CLAIM_TASK if rerun else "wait_for_files"
 
@@ -83,16 +107,20 @@ def choose_source(contract: Contract, settings: Settings, **context) -> str:
 def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, Any]:
     """Move this batch's files out of the landing prefix so no other run takes them."""
     run_params, dag_run = context["params"], context["dag_run"]
-    feed, batch_id = contract.feed, naming.batch_id_for_run(contract.feed, dag_run.run_id)
+    feed, batch_id = contract.feed, batch_of_run(contract, dag_run)
     from_archive = is_backfill(run_params, dag_run)
-    file_date = claim_date(run_params, from_archive, context["logical_date"])
+    # A manual run triggered without a logical date has none in its context: its day is when it ran.
+    file_date = claim_date(run_params, from_archive, context.get("logical_date") or dag_run.run_after)
     claim = claims.claim_files(
         gcs_client(), settings, contract, batch_id, run_params["files"] or None, file_date, from_archive
     )
     if claim.misnamed:
         send_slack(settings, alerts.quarantine_text(feed, batch_id, claim.misnamed))
+    taken = alerts.taken_text(feed, claim.taken_batches()) if claim.taken else None
+    if taken:
+        log.warning("%s", taken)
     if not claim.files:
-        raise AirflowSkipException(f"no {feed} files to claim")
+        raise AirflowSkipException(taken or f"no {feed} files to claim")
     stamp = ingested_at(dag_run)
     return {
         "batch_id": batch_id,

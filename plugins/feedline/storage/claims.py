@@ -7,6 +7,9 @@ wins and the other drops its copy. Every step is safe to retry:
 - claim: a batch whose processing prefix already holds files (a retried task) returns them;
   a batch that already finished (a cleared, re-run DAG run) takes its files back from where
   its manifest says they went, so the re-run processes exactly the same files;
+- a claim of named files (manual or event run) that finds some no longer in landing says where
+  each went (another batch's processing prefix, the archive or quarantine: the batch is in the
+  path), so the run can name the batch that took them;
 - settle: moves each file to the archive (accepted) or to quarantine (rejected, with the reason
   in the object's metadata) and records that in the manifest.
 
@@ -43,6 +46,12 @@ class Claim:
     files: list[ClaimedFile] = field(default_factory=list)
     misnamed: dict[str, str] = field(default_factory=dict)  # object -> quarantine reason
     attempt: int = 0  # 0 for the batch's first run, +1 for each re-run of the batch
+    # Requested files no longer in landing: name -> where they went (gs:// places, batch in the path)
+    taken: dict[str, list[str]] = field(default_factory=dict)
+
+    def taken_batches(self) -> dict[str, list[str]]:
+        """Requested file -> the batches that took it (read from its places)."""
+        return {name: sorted({batch_of(place) for place in places}) for name, places in self.taken.items()}
 
     def to_xcom(self) -> dict:
         return asdict(self)
@@ -50,7 +59,8 @@ class Claim:
     @classmethod
     def from_xcom(cls, data: dict) -> "Claim":
         return cls(
-            data["batch_id"], [ClaimedFile(**f) for f in data["files"]], dict(data["misnamed"]), data["attempt"]
+            data["batch_id"], [ClaimedFile(**f) for f in data["files"]], dict(data["misnamed"]), data["attempt"],
+            {k: list(v) for k, v in data.get("taken", {}).items()},
         )
 
 
@@ -126,6 +136,12 @@ def claim_files(
             claim.misnamed = _move_from_landing(client, settings, contract, batch_id, only_files, file_date)
         already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
     claim.attempt = manifest.get("attempt", 0)
+    if only_files and "taken" not in manifest:
+        # Asked-for files someone else took: found once, kept in the manifest for retries.
+        mine = {naming.file_name(b.name) for b in already}
+        missing = sorted({naming.file_name(f) for f in only_files} - mine)
+        manifest["taken"] = locate_files(client, settings, contract, missing, exclude_batch=batch_id)
+    claim.taken = manifest.get("taken", {})
 
     for blob in sorted(already, key=lambda b: b.name):
         name = naming.file_name(blob.name)
@@ -138,6 +154,36 @@ def claim_files(
     manifest.setdefault("misnamed", {}).update(claim.misnamed)
     _write_manifest(client, settings, contract, batch_id, manifest)
     return claim
+
+
+def batch_of(place: str) -> str:
+    """The batch in a gs:// place of locate_files: the folder that holds the file."""
+    return place.rstrip("/").rsplit("/", 2)[-2]
+
+
+def locate_files(
+    client: storage.Client, settings: Settings, contract: Contract, wanted: list[str], exclude_batch: str = ""
+) -> dict[str, list[str]]:
+    """Where files of the feed went after landing, by name: gs:// places in another batch's
+    processing prefix (claimed, running), the archive (ingested) or quarantine (rejected).
+    A name found nowhere maps to [] (never landed, or deleted)."""
+    feed, wanted_set = contract.feed, set(wanted)
+    places: dict[str, list[str]] = {name: [] for name in wanted}
+    if not wanted:
+        return places
+    # The archive is searched by the dates in the names only (it holds years of files).
+    dates = sorted({d for d in map(contract.file_date, wanted) if d})
+    searches = [
+        (settings.landing_bucket, f"processing/{feed}/"),  # every batch's processing prefix
+        *((settings.archive_bucket, naming.archive_date_prefix(feed, d)) for d in dates),
+        (settings.quarantine_bucket, naming.landing_prefix(feed)),
+    ]
+    for bucket, prefix in searches:
+        for blob in client.list_blobs(bucket, prefix=prefix):
+            name = naming.file_name(blob.name)
+            if name in wanted_set and _is_file(blob.name) and batch_of(blob.name) != exclude_batch:
+                places[name].append(f"gs://{bucket}/{blob.name}")
+    return places
 
 
 def _move_from_landing(client, settings, contract, batch_id, only_files, file_date) -> dict[str, str]:

@@ -74,6 +74,11 @@ def test_file_name_pattern(contracts, name, date):
         (lambda r: r["columns"][2].update(allowed_values=["1"]), "columns[amount]", "STRING columns only"),
         (lambda r: r.update(columns=[]), "columns", "at least one column"),
         (lambda r: r.update(reporting=[{"name": "Bad-Name"}]), "reporting", "not a valid view name"),
+        (lambda r: r.update(deadline_minutes=0), "deadline_minutes", "above 0"),
+        (lambda r: r.update(deadline_minutes="2h"), "deadline_minutes", "'2h' must be a number of minutes"),
+        (lambda r: r.update(deadline_minutes=True), "deadline_minutes", "must be a number"),
+        (lambda r: r.update(deadline_minutes=20000), "deadline_minutes", "at most a week"),
+        (lambda r: r.update(feed="processing"), "feed", "reserved"),
     ],
 )
 def test_broken_contract_names_file_and_field(tmp_path, change, field, message):
@@ -82,6 +87,11 @@ def test_broken_contract_names_file_and_field(tmp_path, change, field, message):
         load_contract(path)
     assert str(error.value).startswith(f"{path}: {field}: "), str(error.value)
     assert message in str(error.value)
+
+
+def test_deadline_minutes_defaults_to_two_hours_and_takes_fractions(tmp_path):
+    assert load_contract(broken(tmp_path, lambda r: None)).deadline_minutes == 120
+    assert load_contract(broken(tmp_path, lambda r: r.update(deadline_minutes=0.25))).deadline_minutes == 0.25
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path):

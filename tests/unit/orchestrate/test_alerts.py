@@ -56,3 +56,22 @@ def test_task_failed_template_renders_the_task_run_and_a_truncated_error():
     assert first == ":red_circle: Feedline task failed: *feedline_transactions.check_batch* (run `manual__1`, try 2)."
     assert error.startswith("Error: xxx") and len(error) < len("Error: ") + 310 and error.endswith("...")
     assert log == "Log: http://airflow/log"
+
+
+def test_taken_text_names_each_files_batches_or_says_it_was_found_nowhere():
+    text = alerts.taken_text("customers", {"b.csv": [], "a.csv": ["sweep_1", "sweep_2"]})
+    assert text == (
+        "customers: requested file(s) no longer in landing: a.csv was taken by batch sweep_1, sweep_2; "
+        "b.csv is in no landing, processing, archive or quarantine place (never landed, or deleted)"
+    )
+
+
+def test_deadline_text_renders_the_run_and_the_deadline_from_the_triggerers_context():
+    context = {"dag_run": {"dag_run_id": "manual__1", "queued_at": "2026-11-27T08:00:00Z", "state": "running"},
+               "deadline": {"deadline_time": "2026-11-27 10:00:00+00:00"}}
+    text = jinja2.Template(alerts.deadline_text("transactions", 120)).render(context)
+    assert text == (
+        ":alarm_clock: Feedline *transactions*: run `manual__1` has not published its batch to staging within "
+        "the feed's deadline of 120 minutes (queued at 2026-11-27T08:00:00Z, due by 2026-11-27 10:00:00+00:00); "
+        "it is still running or has failed. Run state: running."
+    )

@@ -55,3 +55,37 @@ def test_the_sql_identifiers_are_the_templates_params_and_run_params_stay_apart(
     assert {k: merge.params[k] for k in identifiers} == identifiers
     names = [p["name"] for p in merge.configuration["query"]["queryParameters"]]
     assert names == ["batch_id", "ingested_at", "partition_min", "partition_max"]
+
+
+def test_every_feed_dag_has_the_contracts_deadline_alerting_slack_from_queueing():
+    import dataclasses
+    from datetime import timedelta
+
+    from airflow.sdk import AsyncCallback, DeadlineReference
+
+    from feedline.contract.model import load_contracts
+    from feedline.orchestrate import alerts
+    from feedline.orchestrate.dag_factory import build_all, build_dag
+    from feedline.settings import from_env
+
+    settings = from_env({})
+    for dag in build_all(settings).values():
+        [alert] = dag.deadline
+        assert alert.interval == timedelta(minutes=120)  # the default: no shipped contract sets one
+    contract = dataclasses.replace(load_contracts()["customers"], deadline_minutes=0.5)
+    [alert] = build_dag(contract, settings).deadline
+    assert alert.interval == timedelta(seconds=30)
+    assert isinstance(alert.reference, type(DeadlineReference.DAGRUN_QUEUED_AT))
+    assert isinstance(alert.callback, AsyncCallback)
+    assert alert.callback.path == "airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier"
+    assert alert.callback.kwargs == {"slack_webhook_conn_id": "feedline_slack",
+                                     "text": alerts.deadline_text("customers", 0.5)}
+
+
+def test_dags_parsed_by_airflow_dags_test_have_no_deadline():
+    from feedline.orchestrate.dag_factory import runs_under_dags_test
+
+    assert runs_under_dags_test(["/venv/bin/airflow", "dags", "test", "feedline_customers"])
+    assert not runs_under_dags_test(["/venv/bin/airflow", "dag-processor"])
+    assert not runs_under_dags_test(["/venv/bin/airflow", "scheduler"])
+    assert not runs_under_dags_test(["pytest"])

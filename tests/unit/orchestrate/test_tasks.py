@@ -42,6 +42,13 @@ def test_backfills_and_archive_runs_take_files_from_the_archive():
     assert not tasks.is_backfill(NO_PARAMS, dag_run())
 
 
+def test_an_archive_run_without_a_logical_date_takes_the_day_it_ran(monkeypatch, sent):
+    calls = []
+    monkeypatch.setattr(claims, "claim_files", lambda *a: calls.append(a[5:]) or claim_with(["x.csv"]))
+    tasks.claim_files.function(TX, LOCAL, params={**NO_PARAMS, "from_archive": True}, dag_run=dag_run("manual"))
+    assert calls == [("20261127", True)]
+
+
 def test_claim_date_is_the_runs_date_or_a_backfills_logical_date():
     assert tasks.claim_date({**NO_PARAMS, "date": "20261101"}, True, RUN_AFTER) == "20261101"
     assert tasks.claim_date(NO_PARAMS, True, RUN_AFTER) == "20261127"
@@ -86,9 +93,67 @@ def test_choose_source(monkeypatch, sent, params, run_type, has_manifest, expect
 
     monkeypatch.setattr(claims, "has_manifest", fake_has_manifest)
     run = dag_run(run_type)
-    assert tasks.choose_source.function(TX, LOCAL, params=params, dag_run=run) == expected
+    day_start = datetime(2026, 11, 27, tzinfo=timezone.utc)  # the first tick: a backfill claims
+    assert tasks.choose_source.function(TX, LOCAL, params=params, dag_run=run, logical_date=day_start) == expected
     if not params["files"] and run_type != "backfill":
         assert asked == [naming.batch_id_for_run("transactions", run.run_id)]
+
+
+@pytest.mark.parametrize("run_type", ["scheduled", "manual", "asset_triggered"])
+def test_only_backfill_runs_are_ever_idle_ticks(monkeypatch, sent, run_type):
+    monkeypatch.setattr(claims, "has_manifest", lambda *a: False)
+    later = datetime(2026, 11, 27, 8, 15, tzinfo=timezone.utc)
+    assert tasks.idle_backfill_tick(TX, dag_run(run_type), later) is None
+    assert tasks.choose_source.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(run_type),
+                                        logical_date=later) == "wait_for_files"
+    assert tasks.choose_source.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(run_type),
+                                        logical_date=None) == "wait_for_files"  # a manual run may have none
+    assert tasks.choose_source.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(run_type)) == "wait_for_files"
+
+
+def test_a_backfill_claims_each_day_at_its_first_tick_and_skips_the_others(monkeypatch, sent):
+    """One backfill day of transactions ('*/15 * * * *'): 96 runs, one claims the day's archive."""
+    monkeypatch.setattr(claims, "has_manifest", lambda *a: pytest.fail("an idle tick must not look at GCS"))
+    day = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    outcomes = {}
+    for n in range(96):
+        logical_date = day + timedelta(minutes=15 * n)
+        run = dag_run("backfill", run_id=f"backfill__{logical_date.isoformat()}")
+        try:
+            outcomes[logical_date] = tasks.choose_source.function(
+                TX, LOCAL, params=NO_PARAMS, dag_run=run, logical_date=logical_date)
+        except AirflowSkipException as skip:
+            outcomes[logical_date] = str(skip)
+    assert outcomes.pop(day) == "claim_files"
+    assert len(outcomes) == 95
+    assert all("nothing to do" in o and "20261127" in o and "2026-11-27T00:00:00+00:00" in o
+               for o in outcomes.values()), outcomes
+    assert tasks.claim_date(NO_PARAMS, True, day) == "20261127"
+
+
+def test_a_backfill_reprocessing_a_scheduled_run_gets_a_batch_of_its_own():
+    """Airflow's backfill with reprocessing clears the existing run and makes it a backfill run
+    (same run id): its earlier scheduled batch must not be redone with the archive's files."""
+    scheduled = dag_run("scheduled")
+    reprocessed = dag_run("backfill", run_id=scheduled.run_id)
+    assert tasks.batch_of_run(TX, scheduled) == naming.batch_id_for_run("transactions", scheduled.run_id)
+    assert tasks.batch_of_run(TX, reprocessed) != tasks.batch_of_run(TX, scheduled)
+    assert tasks.batch_of_run(TX, reprocessed) == tasks.batch_of_run(TX, dag_run("backfill", run_id=scheduled.run_id))
+
+
+def test_a_backfill_runs_claim_copies_its_logical_days_archive(monkeypatch, sent):
+    calls = []
+
+    def fake_claim(client, settings, contract, batch_id, files, file_date, from_archive):
+        calls.append((batch_id, files, file_date, from_archive))
+        return claim_with(["transactions_20261127.csv"])
+
+    monkeypatch.setattr(claims, "claim_files", fake_claim)
+    run = dag_run("backfill", run_id="backfill__2026-11-27T00:00:00+00:00")
+    out = tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=run,
+                                     logical_date=datetime(2026, 11, 27, tzinfo=timezone.utc))
+    assert calls == [(tasks.batch_of_run(TX, run), None, "20261127", True)]
+    assert out["batch_id"] == tasks.batch_of_run(TX, run)
 
 
 def claim_with(files, misnamed=None, attempt=0) -> claims.Claim:
@@ -121,6 +186,33 @@ def test_claim_files_skips_when_nothing_is_claimed(monkeypatch, sent):
     with pytest.raises(AirflowSkipException, match="no transactions files"):
         tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(), logical_date=RUN_AFTER)
     assert sent == []
+
+
+def test_claim_files_names_the_batches_that_took_the_requested_files(monkeypatch, sent, caplog):
+    taken = {"transactions_20261127.csv": ["gs://archive/transactions/date=20261127/sweep_1/transactions_20261127.csv"],
+             "transactions_20261128.csv": []}
+    monkeypatch.setattr(claims, "claim_files", lambda *a: dataclasses.replace(claim_with([]), taken=taken))
+    params = {**NO_PARAMS, "files": list(taken)}
+    with caplog.at_level("WARNING", logger=tasks.log.name), pytest.raises(AirflowSkipException) as skipped:
+        # no logical_date: what the Task SDK gives a run triggered with "logical_date": null
+        tasks.claim_files.function(TX, LOCAL, params=params, dag_run=dag_run("manual"))
+    message = str(skipped.value)
+    assert message == alerts.taken_text("transactions", {"transactions_20261127.csv": ["sweep_1"],
+                                                         "transactions_20261128.csv": []})
+    assert "transactions_20261127.csv was taken by batch sweep_1" in message
+    assert "transactions_20261128.csv is in no landing" in message
+    assert message in caplog.messages
+    assert sent == []
+
+
+def test_claim_files_goes_on_with_what_it_got_and_logs_what_others_took(monkeypatch, sent, caplog):
+    taken = {"b.csv": ["gs://landing/processing/transactions/other/b.csv"]}
+    monkeypatch.setattr(claims, "claim_files", lambda *a: dataclasses.replace(claim_with(["a.csv"]), taken=taken))
+    with caplog.at_level("WARNING", logger=tasks.log.name):
+        out = tasks.claim_files.function(TX, LOCAL, params={**NO_PARAMS, "files": ["a.csv", "b.csv"]},
+                                         dag_run=dag_run("manual"))
+    assert claims.Claim.from_xcom(out["claim"]).taken == taken
+    assert "transactions: requested file(s) no longer in landing: b.csv was taken by batch other" in caplog.messages
 
 
 class FakeTI:

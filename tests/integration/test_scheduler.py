@@ -1,0 +1,140 @@
+"""Feed DAGs under a real scheduler, triggerer, dag-processor and api-server (tests/airflow_services.py):
+what ``airflow dags test`` cannot show. Deadline alerts are marked missed by the scheduler and
+sent by the triggerer, so they are tested here."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pytest
+import yaml
+
+from feedline.contract.model import REPOSITORY_CONTRACTS_DIR
+from feedline.local import stack
+from feedline.local.slack_receiver import read_alerts
+from feedline.orchestrate import sql
+from feedline.settings import REPO_ROOT
+from airflow_services import airflow_services, free_port
+from support import reset, rows
+
+pytestmark = pytest.mark.airflow
+SAMPLES = REPO_ROOT / "samples"
+
+def contracts_dir(tmp_path, **changes: dict) -> str:
+    """The repository's contracts with some fields changed, by feed (tables stay the same)."""
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    for path in REPOSITORY_CONTRACTS_DIR.glob("*.yaml"):
+        raw = yaml.safe_load(path.read_text())
+        raw.update(changes.get(raw["feed"], {}))
+        (folder / path.name).write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(folder)
+
+
+def deadline_alerts(local_stack, feed: str) -> list[dict]:
+    return [a for a in read_alerts(local_stack.alerts_file)
+            if "deadline" in a["payload"].get("text", "") and f"*{feed}*" in a["payload"]["text"]]
+
+
+def queued_at(run: dict) -> float:
+    return datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00")).timestamp()
+
+
+def test_a_run_past_its_deadline_alerts_slack_and_a_run_on_time_stays_quiet(
+    local_stack, settings, contracts, tmp_path
+):
+    reset(settings, contracts)
+    folder = contracts_dir(
+        tmp_path,
+        customers={"schedule": None, "deadline_minutes": 0.25},  # 15 s: a sweep waiting for files misses it
+        transactions={"schedule": None, "deadline_minutes": 1},
+    )
+    env = {"FEEDLINE_CONTRACTS_DIR": folder, "FEEDLINE_CONTRACTS_URI": folder}
+    with airflow_services(local_stack, tmp_path / "airflow", free_port(), env) as airflow:
+        airflow.wait_for_dag("feedline_customers")
+        airflow.wait_for_dag("feedline_transactions")
+        # late: nothing in landing, so the run waits in wait_for_files (deferred) past its 15 s
+        late = airflow.trigger("feedline_customers")
+        # on time: asks for a file another batch took (none here): ends within seconds
+        on_time = airflow.trigger("feedline_transactions", {"files": ["transactions_20261127.csv"]})
+
+        sent = airflow.wait_until("the deadline alert", lambda: deadline_alerts(local_stack, "customers"), 240)
+        text = sent[0]["payload"]["text"]
+        assert late["dag_run_id"] in text and "deadline of 0.25 minutes" in text, text
+        assert airflow.run("feedline_customers", late["dag_run_id"])["state"] == "running"
+        late_by = datetime.fromisoformat(sent[0]["received_at"]).timestamp() - queued_at(late) - 15
+        print(f"deadline alert sent {late_by:.1f} s after the deadline")
+
+        done = airflow.wait_until(
+            "the on-time run ends",
+            lambda: (r := airflow.run("feedline_transactions", on_time["dag_run_id"]))["state"] in ("success", "failed") and r,
+            240,
+        )
+        assert done["state"] == "success", airflow.task_states("feedline_transactions", on_time["dag_run_id"])
+        # wait past its deadline (1 minute after queueing) and a few scheduler loops more
+        time.sleep(max(0.0, queued_at(done) + 60 + 20 - time.time()))
+        assert deadline_alerts(local_stack, "transactions") == []
+        assert len(deadline_alerts(local_stack, "customers")) == 1  # one alert per missed run
+
+
+def fingerprint(bq, table: str) -> str:
+    lines = sorted(repr(sorted(dict(r).items())) for r in bq.query(f"SELECT * FROM `{table}`").result())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def ingest_with_dags_test(config, gcs, settings, name: str) -> None:
+    """A file ingested as before (DAG.test in the stack's own Airflow home), so it is archived."""
+    gcs.bucket(settings.landing_bucket).blob(f"customers/{name}").upload_from_string((SAMPLES / name).read_bytes())
+    result = subprocess.run(
+        [sys.executable, "-m", "feedline.local.run_dag", "feedline_customers", "--run-after", "2026-11-26T07:00:00+00:00"],
+        env={**os.environ, **stack.service_env(config)}, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, timeout=600,
+    )
+    assert result.stdout.rstrip().endswith("state=success"), result.stdout[-3000:]
+
+
+def test_airflow_backfill_create_reingests_each_day_once_and_idle_ticks_end_in_seconds(
+    local_stack, settings, contracts, gcs, bq, tmp_path
+):
+    reset(settings, contracts)
+    p = sql.template_params(settings, contracts["customers"])
+    ingest_with_dags_test(local_stack, gcs, settings, "customers_20261126.csv")
+    staging_before, report_before = fingerprint(bq, p["staging_table"]), fingerprint(bq, p["reporting_views"][0])
+    archived = sorted(b.name for b in gcs.list_blobs(settings.archive_bucket))
+
+    # four ticks a day keep the test short; the rule is the same for 96 (tests/unit/orchestrate)
+    folder = contracts_dir(tmp_path, customers={"schedule": "0 */6 * * *"}, transactions={"schedule": None})
+    env = {"FEEDLINE_CONTRACTS_DIR": folder, "FEEDLINE_CONTRACTS_URI": folder}
+    with airflow_services(local_stack, tmp_path / "airflow", free_port(), env) as airflow:
+        airflow.wait_for_dag("feedline_customers")
+        created = airflow.cli("backfill", "create", "--dag-id", "feedline_customers",
+                              "--from-date", "2026-11-26T00:00:00+00:00", "--to-date", "2026-11-26T18:00:00+00:00")
+        assert created.returncode == 0, created.stdout[-3000:]
+
+        def backfill_runs():
+            runs = [r for r in airflow.runs("feedline_customers") if r["run_type"] == "backfill"]
+            return runs if len(runs) == 4 and all(r["state"] in ("success", "failed") for r in runs) else None
+
+        runs = sorted(airflow.wait_until("4 backfill runs end", backfill_runs, 900, every=3),
+                      key=lambda r: r["logical_date"])
+        states = {r["logical_date"]: airflow.task_states("feedline_customers", r["dag_run_id"]) for r in runs}
+        assert [r["state"] for r in runs] == ["success"] * 4, states
+        first, *idle = runs
+        assert states[first["logical_date"]]["merge_staging"] == "success"
+        assert all(set(states[r["logical_date"]].values()) == {"skipped"} for r in idle), states
+        seconds = [(datetime.fromisoformat(r["end_date"].replace("Z", "+00:00"))
+                    - datetime.fromisoformat(r["start_date"].replace("Z", "+00:00"))).total_seconds() for r in runs]
+        print(f"backfill run durations (s): first tick {seconds[0]:.1f}, idle ticks {[round(s, 1) for s in seconds[1:]]}")
+        assert max(seconds[1:]) < 60, seconds
+
+    assert fingerprint(bq, p["staging_table"]) == staging_before
+    assert fingerprint(bq, p["reporting_views"][0]) == report_before
+    audit = rows(bq, f"SELECT batch_id, source_file, status FROM `{p['audit_table']}`")
+    assert len(audit) == 2 and len({a["batch_id"] for a in audit}) == 2
+    assert {(a["source_file"], a["status"]) for a in audit} == {("customers_20261126.csv", "loaded")}
+    assert sorted(b.name for b in gcs.list_blobs(settings.archive_bucket)) == archived
