@@ -6,18 +6,29 @@ locals {
     raw = {
       description        = "Feedline: every valid row as loaded, and every rejected row with its reason (history per batch)."
       partition_expiry_d = var.raw_partition_expiration_days
+      table_expiry_d     = null
     }
     staging = {
       description        = "Feedline: current state per key of every feed (MERGE target)."
       partition_expiry_d = null
+      table_expiry_d     = null
     }
     reporting = {
       description        = "Feedline: reporting materialized views over staging."
       partition_expiry_d = null
+      table_expiry_d     = null
     }
     ops = {
       description        = "Feedline: audit rows (rows read = loaded + deadlettered, per file and attempt)."
       partition_expiry_d = null
+      table_expiry_d     = null
+    }
+    # One load table per batch and Beam output; drop_load_tables removes a settled batch's,
+    # this expiration what a failed batch left behind (long enough to Clear and inspect it).
+    load = {
+      description        = "Feedline: per-batch load tables (Beam outputs), dropped when the batch is settled."
+      partition_expiry_d = null
+      table_expiry_d     = 7
     }
   }
 
@@ -27,6 +38,7 @@ locals {
     { dataset = "staging", sa = "composer", role = "roles/bigquery.dataEditor" },
     { dataset = "reporting", sa = "composer", role = "roles/bigquery.dataEditor" },
     { dataset = "ops", sa = "composer", role = "roles/bigquery.dataEditor" },
+    { dataset = "load", sa = "composer", role = "roles/bigquery.dataEditor" },
   ]
 }
 
@@ -38,6 +50,7 @@ resource "google_bigquery_dataset" "this" {
   location                        = var.location
   description                     = local.dataset_settings[each.key].description
   default_partition_expiration_ms = local.dataset_settings[each.key].partition_expiry_d == null ? null : local.dataset_settings[each.key].partition_expiry_d * 86400000
+  default_table_expiration_ms     = local.dataset_settings[each.key].table_expiry_d == null ? null : local.dataset_settings[each.key].table_expiry_d * 86400000
   max_time_travel_hours           = 168
   delete_contents_on_destroy      = false
   labels                          = merge(var.labels, { dataset_role = each.key })
