@@ -2,14 +2,15 @@
 -- Idempotent: rows this batch already published are kept, rows it published before but no
 -- longer has (a file since quarantined) are removed, nothing outside the batch is touched.
 -- Only files the Beam job accepted (no file_error in the batch summary) are published.
--- Jinja fills identifiers only; batch_id and ingested_at are query parameters.
+-- Jinja fills identifiers only (load_tables: the batch's own load tables, sql.load_tables);
+-- batch_id and ingested_at are query parameters.
 MERGE `{{ params.target_table }}` AS target
 USING (
   SELECT {{ params.target_columns | join(', ') }}
-  FROM `{{ params.load_table }}`
+  FROM `{{ load_tables[params.load_output] }}`
   WHERE _batch_id = @batch_id
     AND _source_file IN (
-      SELECT source_file FROM `{{ params.load_summary_table }}` WHERE file_error IS NULL
+      SELECT source_file FROM `{{ load_tables.summary }}` WHERE file_error IS NULL
     )
 ) AS source
 ON DATE(target._ingested_at) = DATE(@ingested_at)

@@ -34,7 +34,9 @@ class Settings:
     dataflow_subnetwork: str | None
     contracts_uri: str  # where the Beam job reads contracts: a folder path or gs:// prefix
     sql_dir: Path
-    max_active_runs: int
+    max_active_runs: int  # runs of one feed at once (each batch has its own intermediates)
+    beam_pool: str  # Airflow pool bounding the Beam jobs running at once (all feeds)
+    beam_pool_slots: int  # its size: local init_airflow and the cloud deploy create it with this
     contracts_dir: Path  # where the DAG side reads contracts (Composer: the bucket's data/ folder)
     beam_pipeline: Path  # the Beam job's module, run by the DirectRunner locally
 
@@ -65,7 +67,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         dataflow_subnetwork=e.get("FEEDLINE_DATAFLOW_SUBNETWORK") or None,
         contracts_uri=e.get("FEEDLINE_CONTRACTS_URI", str(REPO_ROOT / "contracts")),
         sql_dir=Path(e.get("FEEDLINE_SQL_DIR", str(REPO_ROOT / "sql"))),
-        max_active_runs=int(e.get("FEEDLINE_MAX_ACTIVE_RUNS", "1")),
+        max_active_runs=int(e.get("FEEDLINE_MAX_ACTIVE_RUNS", "4")),
+        beam_pool=e.get("FEEDLINE_BEAM_POOL", "feedline_beam"),
+        beam_pool_slots=int(e.get("FEEDLINE_BEAM_POOL_SLOTS", "2")),
         contracts_dir=Path(e.get("FEEDLINE_CONTRACTS_DIR") or REPO_ROOT / "contracts"),
         beam_pipeline=Path(
             e.get("FEEDLINE_BEAM_PIPELINE") or REPO_ROOT / "beam_jobs" / "feedline_beam" / "pipeline.py"

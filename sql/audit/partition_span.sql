@@ -1,5 +1,5 @@
 -- The partition days the batch's valid rows fall in (from the Beam job's summary of the
--- accepted files; the load table holds this batch only): what merge_staging may touch.
+-- accepted files; the batch's own load table): what merge_staging may touch.
 SELECT MIN(partition_min) AS partition_min, MAX(partition_max) AS partition_max
-FROM `{{ params.load_summary_table }}`
+FROM `{{ load_tables.summary }}`
 WHERE file_error IS NULL

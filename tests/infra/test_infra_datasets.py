@@ -28,7 +28,7 @@ def test_every_declared_dataset_gets_its_settings_and_its_writers_grants(infra_c
                 "sa": sa,
                 "role": "roles/bigquery.dataEditor",
             }
-    assert derived["dataset_settings"]["load"]["default_table_expiration_ms"] == 24 * 3_600_000
+    assert derived["dataset_settings"]["load"]["default_table_expiration_ms"] == 7 * 24 * 3_600_000
     assert derived["dataset_settings"]["raw"]["expire_partitions"] is True
     # Composer writes all five datasets; Dataflow writes only GCS, so it has no dataset grant.
     assert {g["dataset"] for g in derived["dataset_grants"].values() if g["sa"] == "composer"} == set(specs)

@@ -25,7 +25,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedline.settings import REPO_ROOT, LocalSettings, local_from_env
+from feedline.settings import REPO_ROOT, LocalSettings, from_env, local_from_env
 
 PROJECT = "feedline-local"
 AIRFLOW_USER = "admin"
@@ -431,3 +431,6 @@ def init_airflow(config: StackConfig) -> None:
     log.write_text(result.stdout or "")
     if result.returncode:
         raise RuntimeError(f"airflow db migrate failed; see {log}")
+    # The pool bounding the Beam jobs running at once (the cloud creates it at deploy time).
+    settings = from_env({**os.environ, **service_env(config)})
+    airflow(config, "pools", "set", settings.beam_pool, str(settings.beam_pool_slots), "Feedline Beam jobs", capture=True)

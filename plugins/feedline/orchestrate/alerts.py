@@ -58,3 +58,18 @@ def taken_text(feed: str, taken: dict[str, list[str]]) -> str:
         for name, batches in sorted(taken.items())
     ]
     return f"{feed}: requested file(s) no longer in landing: " + "; ".join(parts)
+
+
+def dry_run_text(feed: str, batch_id: str, report: dict, above_threshold: bool) -> str:
+    """What a dry run found, in one message (it replaces the batch's other alerts: nothing was
+    published, quarantined or stopped)."""
+    files = report["files"]
+    lines = [
+        f":test_tube: Feedline *{feed}* dry run `{batch_id}`: {len(files)} file(s), "
+        f"{report['rows_read']} rows read, {report['rows_loaded']} valid, {report['rows_deadletter']} deadlettered "
+        f"(share {report['share']:.2%}{', above the threshold' if above_threshold else ''}). Nothing was published; "
+        "the files stay in landing.",
+    ]
+    lines += [f"• `{name}`: quarantine ({reason})" for name, reason in sorted(report["quarantined"].items())]
+    lines += [f"• {reason}: {count}" for reason, count in list(report["reasons"])[:10]]
+    return "\n".join(lines)

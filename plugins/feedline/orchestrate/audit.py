@@ -20,10 +20,14 @@ EMPTY_DAY = "1970-01-01"
 AUDIT_QUERIES = ("audit/batch_files.sql", "audit/deadletter_reasons.sql", "audit/partition_span.sql")
 
 
-def audit_statements(settings: Settings, contract: Contract) -> dict[str, str]:
-    """The audit queries for the feed, by template name."""
+def audit_statements(settings: Settings, contract: Contract, batch_id: str) -> dict[str, str]:
+    """The audit queries for one batch of the feed (its own load tables), by template name."""
     identifiers = sql.template_params(settings, contract)
-    return {template: sql.render(settings, template, params=identifiers) for template in AUDIT_QUERIES}
+    load_tables = sql.load_tables(settings, contract, batch_id)
+    return {
+        template: sql.render(settings, template, params=identifiers, load_tables=load_tables)
+        for template in AUDIT_QUERIES
+    }
 
 
 def inspect_batch(
@@ -42,7 +46,7 @@ def inspect_batch(
             scalar("ingested_at", "TIMESTAMP", ingested_at),
         ]
     )
-    statements = audit_statements(settings, contract)
+    statements = audit_statements(settings, contract, batch_id)
 
     def rows(template: str, config=batch_config) -> list[dict[str, Any]]:
         return [dict(r) for r in client.query(statements[template], job_config=config).result()]

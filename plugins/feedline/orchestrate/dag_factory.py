@@ -3,6 +3,12 @@
     choose_source -> [wait_for_files ->] claim_files -> clear_outputs -> validate_rows
       -> load_valid, load_deadletter, load_summary -> publish_raw, publish_deadletter
       -> record_audit -> check_batch -> merge_staging -> refresh_<view>... -> settle_files
+      -> drop_load_tables
+
+Every intermediate is the batch's own (outputs under naming.output_prefix, load tables from
+sql.load_tables), so runs of one feed may overlap; the Beam jobs running at once are bounded by
+an Airflow pool (Settings.beam_pool). A dry run (params.RUN_PARAMS) skips the publish_*,
+merge_staging and refresh_* tasks; the audit counts its load tables instead.
 
 Everything that talks to a service is an Airflow Google operator or a task using Airflow's
 hooks (feedline.orchestrate.tasks), with retries and a Slack notification on failure. Here:
@@ -12,6 +18,7 @@ file is parsed: settings come from environment variables, contracts from Setting
 
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,13 +28,12 @@ from airflow.providers.google.cloud.operators.gcs import GCSDeleteObjectsOperato
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
 from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
-from airflow.sdk import (
-    DAG, AsyncCallback, BaseOperator, DeadlineAlert, DeadlineReference, Param, XComArg, chain, cross_downstream,
-)
+from airflow.sdk import DAG, AsyncCallback, BaseOperator, DeadlineAlert, DeadlineReference, XComArg, chain, cross_downstream
 
 from feedline.contract import naming, tables
 from feedline.contract.model import Contract, load_contracts
 from feedline.orchestrate import alerts, dataflow, events, sql, tasks
+from feedline.orchestrate.params import RUN_PARAMS, skip_in_dry_run
 from feedline.orchestrate.tasks import GCP_CONN_ID
 from feedline.settings import Settings, from_env
 
@@ -38,6 +44,19 @@ def xcom(key: str, task_id: str = "claim_files") -> str:
     """Template that pulls one value the batch's claim pushed."""
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}', key='{key}') }}}}"
 
+
+# Every try of a BigQuery task, after a retry or a Clear, submits its statement again (see
+# insert_job); the id says which run-clear and try it belongs to (the operator adds a unique
+# suffix), so the jobs of a re-done batch are told apart from the first ones.
+JOB_ID = "{{ dag.dag_id }}_{{ ti.task_id }}_clear{{ dag_run.clear_number }}_try{{ ti.try_number }}"
+
+# The sweep (a scheduled run with nothing named) waits at most this long for files to land.
+# Well under every feed's schedule interval (test_dag_factory checks), so at most one sweep of
+# a feed waits at a time, and with max_active_runs > 1 (Settings, default 4) the waiting
+# sweep holds one run slot only: a manual, event or backfill run starts beside it at once.
+# Deferrable: the wait holds no worker slot either (the triggerer polls).
+SWEEP_POKE_INTERVAL = 30
+SWEEP_TIMEOUT = 300
 
 BATCH_PARAMETERS = [
     sql.query_parameter("batch_id", "STRING", xcom("batch_id")),
@@ -79,22 +98,6 @@ def default_args(settings: Settings) -> dict[str, Any]:
     }
 
 
-RUN_PARAMS = {
-    "files": Param(
-        [], type="array", items={"type": "string"},
-        description="Only these objects of the landing bucket (names or paths); empty = all.",
-    ),
-    "date": Param(
-        None, type=["null", "string"], pattern=r"^\d{8}$",
-        description="Only files whose name carries this date (YYYYMMDD).",
-    ),
-    "from_archive": Param(
-        False, type="boolean",
-        description="Re-ingest the archived files of `date` (what a backfill does).",
-    ),
-}
-
-
 def deadline_alert(contract: Contract, settings: Settings) -> DeadlineAlert:
     """Slack when a run has not ended well ``deadline_minutes`` after it was queued: its batch
     is not in staging (still running, or failed). Airflow drops the deadline of a run that
@@ -134,6 +137,9 @@ def feed_dag(contract: Contract, settings: Settings) -> DAG:
         dagrun_timeout=timedelta(hours=6),
         default_args=default_args(settings),
         template_searchpath=[str(settings.sql_dir)],
+        # The batch's load tables, computed from the run id by the one validated function the
+        # SQL templates and the load operators share.
+        user_defined_macros={sql.LOAD_TABLES_MACRO: functools.partial(sql.load_tables_for_run, settings, contract)},
         tags=["feedline", f"feed:{feed}", f"env:{settings.env}"],
         params=RUN_PARAMS,
         deadline=None if runs_under_dags_test(sys.argv) else deadline_alert(contract, settings),
@@ -147,8 +153,8 @@ def wait_for_files(contract: Contract, settings: Settings) -> BaseOperator:
         prefix=naming.landing_prefix(contract.feed),
         google_cloud_conn_id=GCP_CONN_ID,
         deferrable=True,
-        poke_interval=30,
-        timeout=600,
+        poke_interval=SWEEP_POKE_INTERVAL,
+        timeout=SWEEP_TIMEOUT,
         soft_fail=True,  # nothing landed: the run is skipped, not failed
     )
 
@@ -177,6 +183,7 @@ def validate_rows(settings: Settings, launch_options: XComArg) -> BaseOperator:
             pipeline_options=launch_options,
             py_interpreter=sys.executable,
             gcp_conn_id=GCP_CONN_ID,
+            pool=settings.beam_pool,
         )
     # Deferrable (waits in the triggerer); a retry waits for the batch's job instead of a second.
     return dataflow.BatchFlexTemplateOperator(
@@ -186,16 +193,18 @@ def validate_rows(settings: Settings, launch_options: XComArg) -> BaseOperator:
         location=settings.region,
         project_id=settings.project,
         gcp_conn_id=GCP_CONN_ID,
+        pool=settings.beam_pool,  # bounds the Dataflow jobs running at once
     )
 
 
 def load_output(contract: Contract, settings: Settings, output: str) -> BaseOperator:
-    """One of the Beam job's outputs into its load table (replaced by every batch)."""
+    """One of the Beam job's outputs into the batch's own load table (recreated by every try,
+    so a Clear finds it again after drop_load_tables removed it)."""
     return GCSToBigQueryOperator(
         task_id=f"load_{output}",
         bucket=settings.work_bucket,
         source_objects=[f"{naming.output_prefix(contract.feed, xcom('batch_id'))}{output}/*"],
-        destination_project_dataset_table=sql.load_table_ref(settings, contract, output),
+        destination_project_dataset_table=f"{{{{ {sql.LOAD_TABLES_MACRO}(run_id)['{output}'] }}}}",
         schema_fields=tables.load_output_schema(contract, output),
         source_format="NEWLINE_DELIMITED_JSON",
         write_disposition="WRITE_TRUNCATE",
@@ -207,17 +216,42 @@ def load_output(contract: Contract, settings: Settings, output: str) -> BaseOper
     )
 
 
-def query(
-    settings: Settings, identifiers: dict[str, Any], task_id: str, template: str, parameters: list[dict], **extra
-) -> BigQueryInsertJobOperator:
-    """A template of sql/ as a BigQuery job: ``identifiers`` (and ``extra``) are the template's
-    ``params``, every value is one of the query ``parameters``."""
+def insert_job(settings: Settings, task_id: str, configuration: dict[str, Any], **kwargs) -> BigQueryInsertJobOperator:
+    """A BigQuery job that runs again on every try and every Clear.
+
+    Airflow 3.3's operator is durable by default: it keeps a try's job id in the task state
+    store and, on the next try or after a Clear, re-attaches to that job and skips the statement
+    if it succeeded, so a cleared batch kept its stale result. Every statement here is an
+    idempotent MERGE (or a view refresh), so running it again is always safe and a retry after
+    a transient fault never duplicates a row; hence a new job every time (durable=False, and
+    force_rerun for a unique id)."""
     return BigQueryInsertJobOperator(
         task_id=task_id,
-        configuration=sql.query_job(f"{{% include '{template}' %}}", parameters),
-        params={**identifiers, **extra},
+        configuration=configuration,
+        job_id=JOB_ID,
+        force_rerun=True,
+        durable=False,
         location=settings.bq_location,
         gcp_conn_id=GCP_CONN_ID,
+        **kwargs,
+    )
+
+
+def query(
+    settings: Settings,
+    identifiers: dict[str, Any],
+    task_id: str,
+    template: str,
+    parameters: list[dict],
+    task_kwargs: dict[str, Any] | None = None,
+    **extra,
+) -> BigQueryInsertJobOperator:
+    """A template of sql/ as a BigQuery job: ``identifiers`` (and ``extra``) are the template's
+    ``params``, the batch's ``load_tables`` come from the DAG's macro, every value is one of the
+    query ``parameters``; ``task_kwargs`` go to the operator."""
+    return insert_job(
+        settings, task_id, sql.query_job(sql.with_load_tables(template), parameters),
+        params={**identifiers, **extra}, **(task_kwargs or {}),
     )
 
 
@@ -228,8 +262,9 @@ def publish(contract: Contract, settings: Settings, identifiers: dict[str, Any])
         query(
             settings, identifiers, f"publish_{kind}", "publish_batch.sql", BATCH_PARAMETERS,
             target_table=identifiers[f"{kind}_table"],
-            load_table=identifiers[f"load_{output}_table"],
+            load_output=output,
             target_columns=specs[kind].field_names(),
+            task_kwargs={"pre_execute": skip_in_dry_run},
         )
         for kind, output in (("raw", "valid"), ("deadletter", "deadletter"))
     ]
@@ -240,8 +275,13 @@ def record_audit(settings: Settings, identifiers: dict[str, Any]) -> BaseOperato
         *BATCH_PARAMETERS,
         sql.query_parameter("attempt", "INT64", xcom("attempt")),
         sql.query_parameter("dag_run_id", "STRING", "{{ run_id }}"),
+        sql.query_parameter("dry_run", "BOOL", "{{ 'true' if params.get('dry_run') else 'false' }}"),
     ]
-    return query(settings, identifiers, "record_audit", "record_audit.sql", parameters)
+    # Runs when the loads succeeded and the publishes did too or were skipped (a dry run).
+    return query(
+        settings, identifiers, "record_audit", "record_audit.sql", parameters,
+        task_kwargs={"trigger_rule": "none_failed_min_one_success"},
+    )
 
 
 def merge_staging(settings: Settings, identifiers: dict[str, Any]) -> BaseOperator:
@@ -252,16 +292,16 @@ def merge_staging(settings: Settings, identifiers: dict[str, Any]) -> BaseOperat
             sql.query_parameter(name, "DATE", f"{{{{ ti.xcom_pull(task_ids='check_batch')['{name}'] }}}}")
             for name in ("partition_min", "partition_max")
         ]
-    return query(settings, identifiers, "merge_staging", "merge_staging.sql", parameters)
+    return query(settings, identifiers, "merge_staging", "merge_staging.sql", parameters,
+                 task_kwargs={"pre_execute": skip_in_dry_run})
 
 
 def refresh_views(contract: Contract, settings: Settings) -> list[BaseOperator]:
     return [
-        BigQueryInsertJobOperator(
-            task_id=f"refresh_{view.name}",
-            configuration=sql.query_job(sql.refresh_statement(sql.reporting_view_ref(settings, view)), []),
-            location=settings.bq_location,
-            gcp_conn_id=GCP_CONN_ID,
+        insert_job(
+            settings,
+            f"refresh_{view.name}",
+            sql.query_job(sql.refresh_statement(sql.reporting_view_ref(settings, view)), []),
             retries=4,
         )
         for view in contract.reporting
@@ -279,13 +319,18 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
         publishes = publish(contract, settings, identifiers)
         checked = tasks.check_batch(contract, settings)
         refreshes = refresh_views(contract, settings)
-        settled = tasks.settle_files(contract, settings, claim["claim"], checked)
+        # Also after a dry run, whose merge and refreshes were skipped (it puts its copies away).
+        settled = tasks.settle_files.override(trigger_rule="none_failed_min_one_success")(
+            contract, settings, claim["claim"], checked
+        )
+        audited = record_audit(settings, identifiers)
 
         chain(choose, [wait, claim])
         chain(wait, claim, clear_outputs(contract, settings), validate_rows(settings, claim["launch"]), loads)
         cross_downstream(loads, publishes)
-        chain(publishes, record_audit(settings, identifiers), checked, merge_staging(settings, identifiers),
-              *([refreshes] if refreshes else []), settled)
+        cross_downstream(loads, [audited])  # the audit needs the loads, even when publishing is skipped
+        chain(publishes, audited, checked, merge_staging(settings, identifiers),
+              *([refreshes] if refreshes else []), settled, tasks.drop_load_tables(contract, settings))
     return dag
 
 

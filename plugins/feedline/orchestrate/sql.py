@@ -2,8 +2,11 @@
 
 Templates get identifiers only, all derived from the contract and ``tables.json`` and checked
 against a strict pattern; every value (batch id, timestamps, run ids) is a query parameter.
-The DAG lets Airflow render the templates (``{% include %}`` with these params); tests and
-local provisioning render them with :func:`render`, the same Jinja over the same files.
+The batch's load tables are per batch: templates get them as ``load_tables`` (output -> table),
+from :func:`load_tables` (validated like every identifier). The DAG lets Airflow render the
+templates (:func:`with_load_tables`: ``{% include %}`` with these params and the DAG's
+``feedline_load_tables`` macro); tests and the audit render them with :func:`render`, the same
+Jinja over the same files.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from feedline.contract import tables
+from feedline.contract import naming, tables
 from feedline.contract.model import Contract, ReportingView
 from feedline.settings import Settings
 
@@ -35,10 +38,40 @@ def table_ref(settings: Settings, dataset: str, table: str) -> str:
     return _checked(settings.project, dataset, table)
 
 
-def load_table_ref(settings: Settings, contract: Contract, output: str) -> str:
-    """The feed's load table for one Beam output (rewritten by every batch; runs of a feed
-    are serial, max_active_runs=1)."""
-    return table_ref(settings, tables.dataset_names()["load"], f"{contract.feed}_{output}")
+# What naming.batch_id_for_run gives; checked again here because a batch id becomes part of
+# a table name ([0-9], not \d: \d accepts any Unicode digit).
+BATCH_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+# The DAG's macro: ``{{ feedline_load_tables(run_id) }}`` (see dag_factory.feed_dag).
+LOAD_TABLES_MACRO = "feedline_load_tables"
+
+
+def load_table_ref(settings: Settings, contract: Contract, output: str, batch_id: str) -> str:
+    """The batch's own load table for one Beam output: ``feedline_load.<feed>_<batch>_<output>``.
+
+    Per batch, so runs of a feed that overlap (backfills, events beside a sweep) never read each
+    other's rows; the load operators recreate it, drop_load_tables removes it once the batch is
+    settled and the load dataset's default expiration removes what a failed batch left."""
+    if output not in tables.LOAD_OUTPUTS:
+        raise ValueError(f"{output!r} is not a Beam output ({', '.join(tables.LOAD_OUTPUTS)})")
+    if not isinstance(batch_id, str) or not BATCH_ID.match(batch_id):
+        raise ValueError(f"invalid batch id {batch_id!r}")
+    return table_ref(settings, tables.dataset_names()["load"], f"{contract.feed}_{batch_id}_{output}")
+
+
+def load_tables(settings: Settings, contract: Contract, batch_id: str) -> dict[str, str]:
+    """The batch's load tables by output: what the templates in sql/ get as ``load_tables``."""
+    return {output: load_table_ref(settings, contract, output, batch_id) for output in tables.LOAD_OUTPUTS}
+
+
+def load_tables_for_run(settings: Settings, contract: Contract, run_id: str) -> dict[str, str]:
+    """The DAG's macro: the load tables of the batch of a DAG run (the batch id derived from the
+    run id as claim_files derives it, so no XCom text ever reaches an identifier)."""
+    return load_tables(settings, contract, naming.batch_id_for_run(contract.feed, run_id))
+
+
+def with_load_tables(template: str) -> str:
+    """An operator's query: binds ``load_tables`` for the run, then includes the template."""
+    return f"{{% set load_tables = {LOAD_TABLES_MACRO}(run_id) %}}{{% include '{template}' %}}"
 
 
 def partition_day(contract: Contract) -> str | None:
@@ -68,9 +101,6 @@ def template_params(settings: Settings, contract: Contract) -> dict[str, Any]:
         "audit_table": table_ref(settings, specs["audit"].dataset, specs["audit"].name),
         "raw_columns": specs["raw"].field_names(),
         "deadletter_columns": specs["deadletter"].field_names(),
-        "load_valid_table": load_table_ref(settings, contract, "valid"),
-        "load_deadletter_table": load_table_ref(settings, contract, "deadletter"),
-        "load_summary_table": load_table_ref(settings, contract, "summary"),
         "reporting_views": [reporting_view_ref(settings, v) for v in contract.reporting],
     }
 

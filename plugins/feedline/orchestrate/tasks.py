@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from feedline.contract import naming
 from feedline.contract.model import Contract
-from feedline.orchestrate import alerts, audit, backfill, events, launch
+from feedline.orchestrate import alerts, audit, backfill, events, launch, params, sql
 from feedline.settings import Settings
 from feedline.storage import claims
 
@@ -93,10 +93,12 @@ def choose_source(contract: Contract, settings: Settings, **context) -> str:
     """Sweep the landing prefix (wait), or go straight to claiming: files named in the run's
     params, a backfill from the archive, or a re-run taking its own files back."""
     run_params, dag_run = context["params"], context["dag_run"]
+    # First, before anything touches data: a conf key that is no param (a typo) fails the run.
+    fail_if(params.unknown_keys_error(dag_run.conf))
     idle = idle_backfill_tick(contract, dag_run, context.get("logical_date"))
     if idle:
         raise AirflowSkipException(idle)  # skips the whole run: no claim, no Beam job
-    if run_params["files"] or is_backfill(run_params, dag_run):
+    if params.file_list(run_params) or is_backfill(run_params, dag_run):
         return CLAIM_TASK
     batch_id = batch_of_run(contract, dag_run)
     rerun = claims.has_manifest(gcs_client(), settings, contract, batch_id)
@@ -112,7 +114,8 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
     # A manual run triggered without a logical date has none in its context: its day is when it ran.
     file_date = claim_date(run_params, from_archive, context.get("logical_date") or dag_run.run_after)
     claim = claims.claim_files(
-        gcs_client(), settings, contract, batch_id, run_params["files"] or None, file_date, from_archive
+        gcs_client(), settings, contract, batch_id, params.file_list(run_params) or None, file_date, from_archive,
+        copy_only=params.flag(run_params, "dry_run"),
     )
     if claim.misnamed:
         send_slack(settings, alerts.quarantine_text(feed, batch_id, claim.misnamed))
@@ -146,6 +149,10 @@ def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, 
     log.info("%s", audit.audit_line(contract.feed, batch_id, report))
     events.emit(settings, events.batch_audited(settings, contract, context.get("run_id", ""), batch_id, attempt, report))
     fail_if(audit.lost_rows_error(report))
+    if params.flag(context.get("params", {}), "dry_run"):
+        # One summary of what the batch would do, the threshold included; a dry run stops nothing.
+        send_slack(settings, alerts.dry_run_text(contract.feed, batch_id, report, audit.exceeds_threshold(contract, report)))
+        return report
     for text in audit.alert_texts(contract, batch_id, report):
         send_slack(settings, text)
     fail_if(audit.threshold_error(contract, report))
@@ -153,7 +160,23 @@ def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, 
 
 
 @task
-def settle_files(contract: Contract, settings: Settings, claim_data: dict, report: dict) -> dict[str, str]:
-    """Archive accepted files; quarantine rejected ones with their reason."""
+def settle_files(contract: Contract, settings: Settings, claim_data: dict, report: dict, **context) -> dict[str, str]:
+    """Archive accepted files; quarantine rejected ones with their reason. A dry run only
+    removes its copies (the files are still in landing)."""
     claim = claims.Claim.from_xcom(claim_data)
+    if params.flag(context.get("params", {}), "dry_run"):
+        return claims.release_copies(gcs_client(), settings, contract, claim)
     return claims.settle_files(gcs_client(), settings, contract, claim, report["quarantined"])
+
+
+@task
+def drop_load_tables(contract: Contract, settings: Settings, **context) -> list[str]:
+    """The batch is settled: its load tables go. (A failed batch keeps them for a Clear and for
+    inspection; the load dataset's default table expiration removes them in the end.)"""
+    client = BigQueryHook(gcp_conn_id=GCP_CONN_ID, use_legacy_sql=False).get_client(
+        project_id=settings.project, location=settings.bq_location
+    )
+    dropped = list(sql.load_tables_for_run(settings, contract, context["dag_run"].run_id).values())
+    for table in dropped:
+        client.delete_table(table, not_found_ok=True)
+    return dropped

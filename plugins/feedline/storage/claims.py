@@ -117,8 +117,11 @@ def claim_files(
     only_files: list[str] | None = None,
     file_date: str | None = None,
     from_archive: bool = False,
+    copy_only: bool = False,
 ) -> Claim:
-    """Take this batch's files (see the module docstring for retries and re-runs)."""
+    """Take this batch's files (see the module docstring for retries and re-runs).
+    ``copy_only`` (a dry run): copy them from landing and quarantine nothing, so they stay
+    where the next real run finds them."""
     landing = client.bucket(settings.landing_bucket)
     processing = naming.processing_prefix(contract.feed, batch_id)
     claim = Claim(batch_id)
@@ -133,7 +136,7 @@ def claim_files(
         elif from_archive:
             _copy_from_archive(client, settings, contract, file_date, processing)
         else:
-            claim.misnamed = _move_from_landing(client, settings, contract, batch_id, only_files, file_date)
+            claim.misnamed = _move_from_landing(client, settings, contract, batch_id, only_files, file_date, copy_only)
         already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
     claim.attempt = manifest.get("attempt", 0)
     if only_files and "taken" not in manifest:
@@ -186,7 +189,7 @@ def locate_files(
     return places
 
 
-def _move_from_landing(client, settings, contract, batch_id, only_files, file_date) -> dict[str, str]:
+def _move_from_landing(client, settings, contract, batch_id, only_files, file_date, copy_only=False) -> dict[str, str]:
     landing = client.bucket(settings.landing_bucket)
     processing = naming.processing_prefix(contract.feed, batch_id)
     wanted = {naming.file_name(f) for f in only_files} if only_files else None
@@ -198,12 +201,17 @@ def _move_from_landing(client, settings, contract, batch_id, only_files, file_da
         if not contract.matches_file_name(name):
             reason = f"file name does not match the {contract.feed} contract pattern {contract.file_pattern}"
             dest = naming.quarantine_name(contract.feed, batch_id, name)
-            if _move(client, blob, settings.quarantine_bucket, dest, {REASON_KEY: reason}):
+            if copy_only or _move(client, blob, settings.quarantine_bucket, dest, {REASON_KEY: reason}):
                 misnamed[blob.name] = reason
             continue
         if file_date and contract.file_date(name) != file_date:
             continue
-        _move(client, blob, settings.landing_bucket, processing + name, {ORIGIN_KEY: "landing"})
+        if copy_only:
+            copy = landing.copy_blob(blob, landing, processing + name)
+            copy.metadata = {ORIGIN_KEY: "landing"}
+            copy.patch()
+        else:
+            _move(client, blob, settings.landing_bucket, processing + name, {ORIGIN_KEY: "landing"})
     return misnamed
 
 
@@ -270,6 +278,23 @@ def settle_files(
                 old_bucket, _, old_name = previous.removeprefix("gs://").partition("/")
                 client.bucket(old_bucket).blob(old_name).delete()
         entry["location"] = place
+        places[f.name] = place
+    _write_manifest(client, settings, contract, claim.batch_id, manifest)
+    return places
+
+
+def release_copies(client: storage.Client, settings: Settings, contract: Contract, claim: Claim) -> dict[str, str]:
+    """End of a dry run (claimed with ``copy_only``): delete its copies; each file's place is
+    still the landing object, which the manifest records (a re-run of the dry run copies it
+    from there again). Returns name -> gs:// place."""
+    manifest = _read_manifest(client, settings, contract, claim.batch_id)
+    places: dict[str, str] = {}
+    for f in claim.files:
+        copy = client.bucket(settings.landing_bucket).blob(f.object)
+        if copy.exists():  # else removed by an earlier try of this task
+            copy.delete()
+        place = f"gs://{settings.landing_bucket}/{naming.landing_prefix(contract.feed)}{f.name}"
+        manifest.setdefault("files", {}).setdefault(f.name, {"origin": f.origin})["location"] = place
         places[f.name] = place
     _write_manifest(client, settings, contract, claim.batch_id, manifest)
     return places

@@ -35,7 +35,7 @@ SPAN = {"partition_min": date(2026, 11, 24), "partition_max": date(2026, 11, 25)
 
 def test_the_audit_queries_name_the_feeds_tables_and_take_values_as_parameters():
     identifiers = sql.template_params(SETTINGS, TX)
-    statements = audit.audit_statements(SETTINGS, TX)
+    statements = audit.audit_statements(SETTINGS, TX, "b_1")
     assert sorted(statements) == sorted(audit.AUDIT_QUERIES)
     files = statements["audit/batch_files.sql"]
     assert f"FROM `{identifiers['audit_table']}`" in files
@@ -45,7 +45,9 @@ def test_the_audit_queries_name_the_feeds_tables_and_take_values_as_parameters()
     assert "DATE(_ingested_at) = DATE(@ingested_at) AND _batch_id = @batch_id" in reasons
     assert "ORDER BY n DESC, reason" in reasons
     span = statements["audit/partition_span.sql"]
-    assert f"FROM `{identifiers['load_summary_table']}`" in span and "file_error IS NULL" in span
+    # the batch's own summary load table
+    assert f"FROM `{sql.load_table_ref(SETTINGS, TX, 'summary', 'b_1')}`" in span and "file_error IS NULL" in span
+    assert "feedline_load.transactions_b_1_summary`" in span
     assert "@" not in span
     for text in statements.values():
         assert "{{" not in text and "{%" not in text
@@ -97,7 +99,7 @@ def test_inspect_batch_runs_the_three_queries_with_the_batch_as_parameters():
     client = FakeClient([FILES, REASONS, [SPAN]])
     report = audit.inspect_batch(client, SETTINGS, TX, "b_1", 2, "2026-11-27T08:15:00.000000Z")
     assert report == audit.batch_report(FILES, REASONS, SPAN)
-    statements = audit.audit_statements(SETTINGS, TX)
+    statements = audit.audit_statements(SETTINGS, TX, "b_1")
     assert [c[0] for c in client.calls] == [statements[t] for t in audit.AUDIT_QUERIES]
     parameters = {p.name: (p.type_, p.value) for p in client.calls[0][1].query_parameters}
     assert parameters == {

@@ -21,11 +21,11 @@ CLOUD = from_env({"FEEDLINE_ENV": "prod", "FEEDLINE_TEMPLATE_SPEC": "gs://t/spec
                   "FEEDLINE_CONTRACTS_URI": "gs://feedline-work/contracts"})
 TX = load_contracts()["transactions"]
 RUN_AFTER = datetime(2026, 11, 27, 8, 15, tzinfo=timezone.utc)
-NO_PARAMS = {"files": [], "date": None, "from_archive": False}
+NO_PARAMS = {"files": None, "date": None, "from_archive": None, "dry_run": None}  # the params' defaults
 
 
-def dag_run(run_type="scheduled", run_id="scheduled__2026-11-27T08:15:00+00:00"):
-    return SimpleNamespace(run_id=run_id, run_type=run_type, run_after=RUN_AFTER)
+def dag_run(run_type="scheduled", run_id="scheduled__2026-11-27T08:15:00+00:00", conf=None):
+    return SimpleNamespace(run_id=run_id, run_type=run_type, run_after=RUN_AFTER, conf=conf or {})
 
 
 @pytest.fixture
@@ -164,15 +164,15 @@ def claim_with(files, misnamed=None, attempt=0) -> claims.Claim:
 def test_claim_files_returns_the_xcoms_the_dag_uses(monkeypatch, sent):
     calls = []
 
-    def fake_claim(client, settings, contract, batch_id, files, file_date, from_archive):
-        calls.append((client, batch_id, files, file_date, from_archive))
+    def fake_claim(client, settings, contract, batch_id, files, file_date, from_archive, copy_only):
+        calls.append((client, batch_id, files, file_date, from_archive, copy_only))
         return claim_with(["transactions_20261127.csv"], {"bad.csv": "no date"}, attempt=1)
 
     monkeypatch.setattr(claims, "claim_files", fake_claim)
     run = dag_run()
     out = tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=run, logical_date=RUN_AFTER)
     batch_id = naming.batch_id_for_run("transactions", run.run_id)
-    assert calls == [("gcs-client", batch_id, None, None, False)]
+    assert calls == [("gcs-client", batch_id, None, None, False, False)]
     assert sorted(out) == ["attempt", "batch_id", "claim", "ingested_at", "launch"]
     assert out["batch_id"] == batch_id and out["attempt"] == 1
     assert out["ingested_at"] == "2026-11-27T08:15:00.000000Z"
@@ -182,7 +182,7 @@ def test_claim_files_returns_the_xcoms_the_dag_uses(monkeypatch, sent):
 
 
 def test_claim_files_skips_when_nothing_is_claimed(monkeypatch, sent):
-    monkeypatch.setattr(claims, "claim_files", lambda *a: claim_with([]))
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: claim_with([]))
     with pytest.raises(AirflowSkipException, match="no transactions files"):
         tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(), logical_date=RUN_AFTER)
     assert sent == []
