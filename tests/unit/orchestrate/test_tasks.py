@@ -44,7 +44,7 @@ def test_backfills_and_archive_runs_take_files_from_the_archive():
 
 def test_an_archive_run_without_a_logical_date_takes_the_day_it_ran(monkeypatch, sent):
     calls = []
-    monkeypatch.setattr(claims, "claim_files", lambda *a: calls.append(a[5:]) or claim_with(["x.csv"]))
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **kw: calls.append(a[5:]) or claim_with(["x.csv"]))
     tasks.claim_files.function(TX, LOCAL, params={**NO_PARAMS, "from_archive": True}, dag_run=dag_run("manual"))
     assert calls == [("20261127", True)]
 
@@ -144,7 +144,7 @@ def test_a_backfill_reprocessing_a_scheduled_run_gets_a_batch_of_its_own():
 def test_a_backfill_runs_claim_copies_its_logical_days_archive(monkeypatch, sent):
     calls = []
 
-    def fake_claim(client, settings, contract, batch_id, files, file_date, from_archive):
+    def fake_claim(client, settings, contract, batch_id, files, file_date, from_archive, copy_only=False):
         calls.append((batch_id, files, file_date, from_archive))
         return claim_with(["transactions_20261127.csv"])
 
@@ -191,7 +191,7 @@ def test_claim_files_skips_when_nothing_is_claimed(monkeypatch, sent):
 def test_claim_files_names_the_batches_that_took_the_requested_files(monkeypatch, sent, caplog):
     taken = {"transactions_20261127.csv": ["gs://archive/transactions/date=20261127/sweep_1/transactions_20261127.csv"],
              "transactions_20261128.csv": []}
-    monkeypatch.setattr(claims, "claim_files", lambda *a: dataclasses.replace(claim_with([]), taken=taken))
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: dataclasses.replace(claim_with([]), taken=taken))
     params = {**NO_PARAMS, "files": list(taken)}
     with caplog.at_level("WARNING", logger=tasks.log.name), pytest.raises(AirflowSkipException) as skipped:
         # no logical_date: what the Task SDK gives a run triggered with "logical_date": null
@@ -207,7 +207,7 @@ def test_claim_files_names_the_batches_that_took_the_requested_files(monkeypatch
 
 def test_claim_files_goes_on_with_what_it_got_and_logs_what_others_took(monkeypatch, sent, caplog):
     taken = {"b.csv": ["gs://landing/processing/transactions/other/b.csv"]}
-    monkeypatch.setattr(claims, "claim_files", lambda *a: dataclasses.replace(claim_with(["a.csv"]), taken=taken))
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: dataclasses.replace(claim_with(["a.csv"]), taken=taken))
     with caplog.at_level("WARNING", logger=tasks.log.name):
         out = tasks.claim_files.function(TX, LOCAL, params={**NO_PARAMS, "files": ["a.csv", "b.csv"]},
                                          dag_run=dag_run("manual"))
