@@ -42,15 +42,15 @@ def write(path: Path, data: bytes | str) -> Path:
 def reset(settings, contracts) -> None:
     """Empty every feed table and bucket of the test stack (tests share one stack)."""
     from feedline.contract import tables
-    from feedline.orchestrate import sql
     from feedline.local.provision import bigquery_client, storage_client
 
     bq = bigquery_client(settings.project)
     for contract in contracts.values():
         for spec in tables.table_specs(contract).values():
             bq.query(f"DELETE FROM `{settings.project}.{spec.table_id}` WHERE TRUE").result()
-        for output in tables.LOAD_OUTPUTS:
-            bq.delete_table(sql.load_table_ref(settings, contract, output), not_found_ok=True)
+    # every batch's load tables (one per batch and output)
+    for table in bq.list_tables(f"{settings.project}.{tables.dataset_names()['load']}"):
+        bq.delete_table(table, not_found_ok=True)
     gcs = storage_client(settings.project)
     for bucket in (settings.landing_bucket, settings.archive_bucket, settings.quarantine_bucket, settings.work_bucket):
         for blob in gcs.list_blobs(bucket):

@@ -21,9 +21,11 @@ def clean(settings, contracts):
 
 
 def run(bq, settings, template: str, params: dict, **values) -> None:
-    statement = sql.render(settings, template, params=params)
+    """``params`` may carry the batch's ``load_tables`` (what the DAG's macro gives the templates)."""
+    params = dict(params)
+    statement = sql.render(settings, template, params=params, load_tables=params.pop("load_tables", {}))
     types = {"batch_id": "STRING", "ingested_at": "TIMESTAMP", "attempt": "INT64", "dag_run_id": "STRING",
-             "partition_min": "DATE", "partition_max": "DATE"}
+             "partition_min": "DATE", "partition_max": "DATE", "dry_run": "BOOL"}
     query_parameters = [bigquery.ScalarQueryParameter(k, types[k], v) for k, v in values.items()]
     bq.query(statement, job_config=bigquery.QueryJobConfig(query_parameters=query_parameters)).result()
 
@@ -47,18 +49,18 @@ def customer(cid: str, email: str, updated: str, batch: str, line: int, source: 
 
 
 def load_customers_batch(bq, settings, contract, batch: str, records: list[dict], rejected: tuple[str, ...] = ()):
-    """Put a batch where the Beam job + load tasks would: the load tables."""
-    p = sql.template_params(settings, contract)
-    for output in ("valid", "summary"):
+    """Put a batch where the Beam job + load tasks would: the batch's own load tables."""
+    p = {**sql.template_params(settings, contract), "load_tables": sql.load_tables(settings, contract, batch)}
+    for output in ("valid", "summary", "deadletter"):
         table = bigquery.Table(
-            sql.load_table_ref(settings, contract, output),
+            sql.load_table_ref(settings, contract, output, batch),
             schema=[bigquery.SchemaField.from_api_repr(f) for f in tables.load_output_schema(contract, output)],
         )
         bq.delete_table(table, not_found_ok=True)
         bq.create_table(table)
-    insert(bq, p["load_valid_table"], records)
+    insert(bq, p["load_tables"]["valid"], records)
     files = sorted({r["_source_file"] for r in records} | set(rejected))
-    insert(bq, p["load_summary_table"], [
+    insert(bq, p["load_tables"]["summary"], [
         {"source_file": f, "feed": "customers", "rows_read": sum(r["_source_file"] == f for r in records),
          "rows_valid": 0, "rows_deadletter": 0, "file_error": "bad header" if f in rejected else None}
         for f in files
@@ -68,7 +70,7 @@ def load_customers_batch(bq, settings, contract, batch: str, records: list[dict]
 
 def publish_raw(bq, settings, p, batch):
     run(bq, settings, "publish_batch.sql",
-        {**p, "target_table": p["raw_table"], "load_table": p["load_valid_table"], "target_columns": p["raw_columns"]},
+        {**p, "target_table": p["raw_table"], "load_output": "valid", "target_columns": p["raw_columns"]},
         batch_id=batch, ingested_at=INGESTED_AT)
 
 
@@ -159,7 +161,7 @@ def test_audit_rewrites_a_retry_and_adds_a_rerun(clean, bq, settings, contracts)
     publish_raw(bq, settings, p, "b1")
     for attempt in (0, 0, 1):
         run(bq, settings, "record_audit.sql", p, batch_id="b1", attempt=attempt, dag_run_id="run-1",
-            ingested_at=INGESTED_AT)
+            ingested_at=INGESTED_AT, dry_run=False)
     audit = rows(bq, f"SELECT attempt, source_file, status, rows_read, rows_loaded, rows_deadletter, reason "
                      f"FROM `{p['audit_table']}` ORDER BY attempt, source_file")
     assert audit == [
@@ -197,6 +199,35 @@ def test_identifiers_are_checked_and_values_never_inlined(settings, contracts):
         sql.table_ref(settings, "feedline_raw", "x`; DROP TABLE y; --")
     for template in ("publish_batch.sql", "merge_staging.sql", "record_audit.sql"):
         p = sql.template_params(settings, contracts["transactions"])
-        p |= {"target_table": p["raw_table"], "load_table": p["load_valid_table"], "target_columns": p["raw_columns"]}
-        text = sql.render(settings, template, params=p)
+        p |= {"target_table": p["raw_table"], "load_output": "valid", "target_columns": p["raw_columns"]}
+        text = sql.render(settings, template, params=p, load_tables=sql.load_tables(settings, contracts["transactions"], "b1"))
         assert "@batch_id" in text and "'b1'" not in text
+
+
+def test_a_dry_run_audit_counts_the_load_tables_and_is_marked(clean, bq, settings, contracts):
+    contract = contracts["customers"]
+    records = [customer("C1", "a@x.io", "2026-11-25T10:00:00Z", "d1", 2),
+               customer("C2", "b@x.io", "2026-11-25T10:00:00Z", "d1", 3)]
+    p = load_customers_batch(bq, settings, contract, "d1", records, rejected=("customers_20261125_v2.csv",))
+    run(bq, settings, "record_audit.sql", {**p, "dry_run": True}, batch_id="d1", attempt=0, dag_run_id="dry-1",
+        ingested_at=INGESTED_AT, dry_run=True)
+    assert rows(bq, f"SELECT COUNT(*) AS n FROM `{p['raw_table']}`") == [{"n": 0}]  # nothing published
+    audit = rows(bq, f"SELECT source_file, status, rows_read, rows_loaded, dry_run FROM `{p['audit_table']}` "
+                     "ORDER BY source_file")
+    assert audit == [
+        {"source_file": "customers_20261125.csv", "status": "loaded", "rows_read": 2, "rows_loaded": 2, "dry_run": True},
+        {"source_file": "customers_20261125_v2.csv", "status": "quarantined", "rows_read": 0, "rows_loaded": 0,
+         "dry_run": True},
+    ]
+
+
+def test_batches_have_their_own_load_tables(clean, bq, settings, contracts):
+    """Two batches of one feed loaded at once: each publishes exactly its own rows."""
+    contract = contracts["customers"]
+    one = load_customers_batch(bq, settings, contract, "b1", [customer("C1", "a@x.io", "2026-11-25T10:00:00Z", "b1", 2)])
+    two = load_customers_batch(bq, settings, contract, "b2", [customer("C2", "b@x.io", "2026-11-25T10:00:00Z", "b2", 2)])
+    assert one["load_tables"]["valid"] != two["load_tables"]["valid"]
+    publish_raw(bq, settings, one, "b1")
+    publish_raw(bq, settings, two, "b2")
+    published = rows(bq, f"SELECT _batch_id, customer_id FROM `{one['raw_table']}` ORDER BY 1")
+    assert published == [{"_batch_id": "b1", "customer_id": "C1"}, {"_batch_id": "b2", "customer_id": "C2"}]

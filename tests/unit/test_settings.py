@@ -54,3 +54,12 @@ def test_no_other_module_of_the_package_reads_a_feedline_variable():
     ]
     assert offenders == []
     assert reads.search((REPO_ROOT / "plugins" / "feedline" / "settings.py").read_text())
+
+
+def test_runs_of_a_feed_overlap_and_the_beam_pool_is_configurable():
+    from feedline.settings import from_env
+
+    default = from_env({})
+    assert (default.max_active_runs, default.beam_pool, default.beam_pool_slots) == (4, "feedline_beam", 2)
+    custom = from_env({"FEEDLINE_MAX_ACTIVE_RUNS": "2", "FEEDLINE_BEAM_POOL": "p", "FEEDLINE_BEAM_POOL_SLOTS": "5"})
+    assert (custom.max_active_runs, custom.beam_pool, custom.beam_pool_slots) == (2, "p", 5)

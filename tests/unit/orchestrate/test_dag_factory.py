@@ -89,3 +89,39 @@ def test_dags_parsed_by_airflow_dags_test_have_no_deadline():
     assert not runs_under_dags_test(["/venv/bin/airflow", "dag-processor"])
     assert not runs_under_dags_test(["/venv/bin/airflow", "scheduler"])
     assert not runs_under_dags_test(["pytest"])
+
+
+def test_bigquery_jobs_run_again_on_every_try_and_clear_and_the_beam_job_takes_the_pool():
+    from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
+
+    from feedline.orchestrate import dag_factory
+    from feedline.settings import from_env
+
+    settings = from_env({"FEEDLINE_BEAM_POOL": "beam_x", "FEEDLINE_MAX_ACTIVE_RUNS": "3"})
+    for dag in dag_factory.build_all(settings).values():
+        assert dag.max_active_runs == 3
+        jobs = [t for t in dag.tasks if isinstance(t, BigQueryInsertJobOperator)]
+        assert {t.task_id for t in jobs} >= {"publish_raw", "publish_deadletter", "record_audit", "merge_staging"}
+        for t in jobs:
+            assert t.force_rerun is True and t.durable is False, t.task_id
+            assert "dag_run.clear_number" in t.job_id and "ti.try_number" in t.job_id
+        assert dag.get_task("validate_rows").pool == "beam_x"
+        assert "feedline_load_tables(run_id)['valid']" in dag.get_task("load_valid").destination_project_dataset_table
+        # the sweep gives up well before the next scheduled run
+        assert dag.get_task("wait_for_files").timeout <= _interval(dag_factory_schedule(dag)) / 2
+
+
+def dag_factory_schedule(dag) -> str:
+    from feedline.contract.model import load_contracts
+
+    return {f"feedline_{c.feed}": c.schedule for c in load_contracts().values()}[dag.dag_id]
+
+
+def _interval(schedule: str) -> float:
+    from datetime import datetime, timezone
+
+    from croniter import croniter
+
+    it = croniter(schedule, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    first = it.get_next(float)
+    return it.get_next(float) - first
