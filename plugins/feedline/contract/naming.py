@@ -23,6 +23,13 @@ def batch_id_for_run(feed: str, run_id: str) -> str:
     return f"{readable}_{digest}" if readable else digest
 
 
+def batch_id_for_dag_run(feed: str, run_id: str, run_type: str | None = None) -> str:
+    """The batch of a DAG run. A backfill's is its own even when the backfill reprocesses a run
+    that already exists: Airflow then clears that run and makes it a backfill run with the same
+    run id, and the scheduled batch it was must stay as it was (its files, its raw rows)."""
+    return batch_id_for_run(feed, f"backfill:{run_id}" if run_type == "backfill" else run_id)
+
+
 def landing_prefix(feed: str) -> str:
     return f"{feed}/"
 

@@ -204,7 +204,7 @@ def load_output(contract: Contract, settings: Settings, output: str) -> BaseOper
         task_id=f"load_{output}",
         bucket=settings.work_bucket,
         source_objects=[f"{naming.output_prefix(contract.feed, xcom('batch_id'))}{output}/*"],
-        destination_project_dataset_table=f"{{{{ {sql.LOAD_TABLES_MACRO}(run_id)['{output}'] }}}}",
+        destination_project_dataset_table=f"{{{{ {sql.LOAD_TABLES_MACRO}(run_id, dag_run.run_type)['{output}'] }}}}",
         schema_fields=tables.load_output_schema(contract, output),
         source_format="NEWLINE_DELIMITED_JSON",
         write_disposition="WRITE_TRUNCATE",

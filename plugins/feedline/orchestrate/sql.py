@@ -41,7 +41,7 @@ def table_ref(settings: Settings, dataset: str, table: str) -> str:
 # What naming.batch_id_for_run gives; checked again here because a batch id becomes part of
 # a table name ([0-9], not \d: \d accepts any Unicode digit).
 BATCH_ID = re.compile(r"^[a-z0-9_]{1,64}$")
-# The DAG's macro: ``{{ feedline_load_tables(run_id) }}`` (see dag_factory.feed_dag).
+# The DAG's macro: ``{{ feedline_load_tables(run_id, dag_run.run_type) }}`` (dag_factory.feed_dag).
 LOAD_TABLES_MACRO = "feedline_load_tables"
 
 
@@ -63,15 +63,17 @@ def load_tables(settings: Settings, contract: Contract, batch_id: str) -> dict[s
     return {output: load_table_ref(settings, contract, output, batch_id) for output in tables.LOAD_OUTPUTS}
 
 
-def load_tables_for_run(settings: Settings, contract: Contract, run_id: str) -> dict[str, str]:
+def load_tables_for_run(
+    settings: Settings, contract: Contract, run_id: str, run_type: str | None = None
+) -> dict[str, str]:
     """The DAG's macro: the load tables of the batch of a DAG run (the batch id derived from the
     run id as claim_files derives it, so no XCom text ever reaches an identifier)."""
-    return load_tables(settings, contract, naming.batch_id_for_run(contract.feed, run_id))
+    return load_tables(settings, contract, naming.batch_id_for_dag_run(contract.feed, run_id, run_type))
 
 
 def with_load_tables(template: str) -> str:
     """An operator's query: binds ``load_tables`` for the run, then includes the template."""
-    return f"{{% set load_tables = {LOAD_TABLES_MACRO}(run_id) %}}{{% include '{template}' %}}"
+    return f"{{% set load_tables = {LOAD_TABLES_MACRO}(run_id, dag_run.run_type) %}}{{% include '{template}' %}}"
 
 
 def partition_day(contract: Contract) -> str | None:

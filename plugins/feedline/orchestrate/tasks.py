@@ -49,8 +49,7 @@ def batch_of_run(contract: Contract, dag_run) -> str:
     """The run's batch. A backfill's is its own even when the backfill reprocesses a run that
     already exists: Airflow then clears that run and makes it a backfill run with the same run
     id, and the scheduled batch it was must stay as it was (its files, its raw rows)."""
-    run_key = f"backfill:{dag_run.run_id}" if dag_run.run_type == "backfill" else dag_run.run_id
-    return naming.batch_id_for_run(contract.feed, run_key)
+    return naming.batch_id_for_dag_run(contract.feed, dag_run.run_id, dag_run.run_type)
 
 
 def claim_date(run_params: dict[str, Any], from_archive: bool, logical_date: datetime) -> str | None:
@@ -176,7 +175,7 @@ def drop_load_tables(contract: Contract, settings: Settings, **context) -> list[
     client = BigQueryHook(gcp_conn_id=GCP_CONN_ID, use_legacy_sql=False).get_client(
         project_id=settings.project, location=settings.bq_location
     )
-    dropped = list(sql.load_tables_for_run(settings, contract, context["dag_run"].run_id).values())
+    dropped = list(sql.load_tables_for_run(settings, contract, context["dag_run"].run_id, context["dag_run"].run_type).values())
     for table in dropped:
         client.delete_table(table, not_found_ok=True)
     return dropped

@@ -106,7 +106,7 @@ def test_bigquery_jobs_run_again_on_every_try_and_clear_and_the_beam_job_takes_t
             assert t.force_rerun is True and t.durable is False, t.task_id
             assert "dag_run.clear_number" in t.job_id and "ti.try_number" in t.job_id
         assert dag.get_task("validate_rows").pool == "beam_x"
-        assert "feedline_load_tables(run_id)['valid']" in dag.get_task("load_valid").destination_project_dataset_table
+        assert "feedline_load_tables(run_id, dag_run.run_type)['valid']" in dag.get_task("load_valid").destination_project_dataset_table
         # the sweep gives up well before the next scheduled run
         assert dag.get_task("wait_for_files").timeout <= _interval(dag_factory_schedule(dag)) / 2
 
