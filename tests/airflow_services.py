@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from feedline.local import stack
+from feedline.settings import from_env
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -75,6 +76,11 @@ class Airflow:
         migrated = self.cli("db", "migrate")
         if migrated.returncode:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stdout[-3000:]}")
+        # The Beam pool, as `feedline local up` creates it: without it validate_rows is never scheduled.
+        settings = from_env(self.env)
+        pooled = self.cli("pools", "set", settings.beam_pool, str(settings.beam_pool_slots), "Feedline Beam jobs")
+        if pooled.returncode:
+            raise RuntimeError(f"airflow pools set failed:\n{pooled.stdout[-3000:]}")
         for name in COMPONENTS:
             log = open(self.home / f"{name}.log", "ab")
             self.processes[name] = subprocess.Popen(
