@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 VENV_CHECKOV := .venv-checkov
 CHECKOV_INSTALLED := $(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: demo test bench bundle lock venv clean local-up local-down
+.PHONY: demo test test-e2e bench bundle lock venv clean local-up local-down
 
 venv: $(INSTALLED)
 
@@ -28,6 +28,11 @@ demo: $(INSTALLED)
 test: $(INSTALLED) $(CHECKOV_INSTALLED)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
+
+# Only the end-to-end suite (part of `make test`): the real scheduler, triggerer, DAG processor,
+# API server and the event function on free ports, every start path checked in the tables.
+test-e2e: $(INSTALLED)
+	$(BIN)/python -m pytest tests/e2e
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/beam_vs_duckdb.py

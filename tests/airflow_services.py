@@ -3,8 +3,9 @@ emulators, for what ``airflow dags test`` cannot show: deadline alerts (the sche
 missed deadline, the triggerer sends it), backfills, REST triggers.
 
 Its own AIRFLOW_HOME and SQLite database (so the session's ``dags test`` runs never meet its
-scheduler) and its own API port. Kept small and self-contained so it can be swapped for the local
-stack's own scheduler once that exists (feedline.local.stack).
+scheduler), its own API and log-server ports, and per test the contracts and scheduler settings
+the test needs: what ``feedline local up`` (one Airflow per stack, tested in
+tests/integration/test_local_stack.py) cannot give each test. Logged in as the stack's user.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from feedline.local import stack
-from feedline.settings import from_env
+from feedline.settings import REPO_ROOT, from_env
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -49,7 +50,6 @@ def services_env(config: stack.StackConfig, home: Path, port: int, extra: dict[s
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         # Log servers on free ports too: another Airflow on this machine may hold the defaults.
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
@@ -61,8 +61,9 @@ def services_env(config: stack.StackConfig, home: Path, port: int, extra: dict[s
 class Airflow:
     """The running components and a small REST client for them."""
 
-    def __init__(self, env: dict[str, str], home: Path, port: int):
+    def __init__(self, env: dict[str, str], home: Path, port: int, password: str):
         self.env, self.home, self.base_url = env, home, f"http://127.0.0.1:{port}"
+        self.user, self.password = stack.AIRFLOW_USER, password  # the stack's user, as a script logs in
         self.processes: dict[str, subprocess.Popen] = {}
         self._token: str | None = None
 
@@ -112,7 +113,8 @@ class Airflow:
 
     def token(self) -> str:
         if self._token is None:
-            self._token = self.request("GET", "/auth/token")["access_token"]
+            login = {"username": self.user, "password": self.password}
+            self._token = self.request("POST", "/auth/token", login)["access_token"]
         return self._token
 
     def wait_until(self, what: str, check, timeout: float, every: float = 1.0):
@@ -143,20 +145,62 @@ class Airflow:
     def runs(self, dag_id: str) -> list[dict]:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=1000")["dag_runs"]
 
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         quoted = urllib.parse.quote(run_id, safe="")
-        answer = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=100")
-        return {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
+        return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?limit=100")["task_instances"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
 
 @contextmanager
 def airflow_services(config: stack.StackConfig, home: Path, port: int, extra_env: dict[str, str] | None = None):
     """Start the four components; yields an :class:`Airflow` once its API answers."""
     home.mkdir(parents=True, exist_ok=True)
-    airflow = Airflow(services_env(config, home, port, extra_env or {}), home, port)
+    airflow = Airflow(services_env(config, home, port, extra_env or {}), home, port, stack.ensure_password(config))
     try:
         airflow.start()
         airflow.wait_until("api-server up", lambda: airflow.request("GET", "/api/v2/monitor/health"), 180)
         yield airflow
     finally:
         airflow.stop()
+
+
+@contextmanager
+def trigger_function(airflow: Airflow, port: int, log: Path):
+    """The Cloud Run function (triggers/main.py) under functions-framework, calling this Airflow
+    with the stack's user, as it calls Composer's REST API in the cloud. Yields its URL."""
+    if str(REPO_ROOT / "triggers") not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "triggers"))  # a bare folder, as deployed
+    from feed_config import feeds_json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FEEDLINE_"))}
+    env.update(
+        FEEDLINE_AIRFLOW_API_URL=airflow.base_url, FEEDLINE_AIRFLOW_AUTH="password",
+        FEEDLINE_AIRFLOW_USER=airflow.user, FEEDLINE_AIRFLOW_PASSWORD=airflow.password,
+        FEEDLINE_FEEDS=feeds_json(directory=airflow.env.get("FEEDLINE_CONTRACTS_DIR")),
+    )
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "functions-framework"), "--target", "on_landing_event",
+             "--source", str(REPO_ROOT / "triggers" / "main.py"), "--signature-type", "cloudevent",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"functions-framework did not start; see {log}")
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from pathlib import Path
 
 SPECTRUM = Path(__file__).resolve().parent / "data" / "csv-spectrum"
@@ -55,3 +57,20 @@ def reset(settings, contracts) -> None:
     for bucket in (settings.landing_bucket, settings.archive_bucket, settings.quarantine_bucket, settings.work_bucket):
         for blob in gcs.list_blobs(bucket):
             blob.delete()
+
+
+def push_body(name: str, generation: str, bucket: str = "feedline-landing", event_type: str = "OBJECT_FINALIZE") -> dict:
+    """What the push subscription POSTs (wrapped Pub/Sub message, JSON_API_V1 payload)."""
+    resource = {"kind": "storage#object", "bucket": bucket, "name": name, "generation": generation,
+                "contentType": "text/csv", "size": "321"}
+    return {
+        "message": {
+            "attributes": {"bucketId": bucket, "objectId": name, "objectGeneration": generation,
+                           "eventType": event_type, "payloadFormat": "JSON_API_V1",
+                           "notificationConfig": f"projects/_/buckets/{bucket}/notificationConfigs/1"},
+            "data": base64.b64encode(json.dumps(resource).encode()).decode(),
+            "messageId": secrets.token_hex(6),
+            "publishTime": "2026-11-25T12:00:00.000Z",
+        },
+        "subscription": "projects/feedline-local/subscriptions/feedline-local-landing-events-push",
+    }

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from feed_config import feeds_json
+from support import push_body
 
 from feedline.settings import REPO_ROOT as REPO
 BIN = Path(sys.executable).parent
@@ -163,23 +164,6 @@ def _capture(errors: list, target, *args) -> None:
         errors.append(exc)
 
 
-def push_body(name=NAME, generation=GENERATION, event_type="OBJECT_FINALIZE") -> dict:
-    """What the push subscription POSTs (wrapped Pub/Sub message, JSON_API_V1 payload)."""
-    resource = {"kind": "storage#object", "bucket": BUCKET, "name": name, "generation": generation,
-                "contentType": "text/csv", "size": "321"}
-    return {
-        "message": {
-            "attributes": {"bucketId": BUCKET, "objectId": name, "objectGeneration": generation,
-                           "eventType": event_type, "payloadFormat": "JSON_API_V1",
-                           "notificationConfig": f"projects/_/buckets/{BUCKET}/notificationConfigs/1"},
-            "data": base64.b64encode(json.dumps(resource).encode()).decode(),
-            "messageId": secrets.token_hex(6),
-            "publishTime": "2026-11-25T12:00:00.000Z",
-        },
-        "subscription": "projects/feedline-local/subscriptions/feedline-local-landing-events-push",
-    }
-
-
 def runs(servers, dag_id="~") -> list[dict]:
     response = servers["api_session"].get(f"{servers['api']}/api/v2/dags/{dag_id}/dagRuns", timeout=10)
     response.raise_for_status()
@@ -190,7 +174,7 @@ def test_a_landed_file_starts_exactly_one_run_of_its_feeds_dag(servers):
     function = servers["function"]
 
     # 1. The push subscription's delivery (functions-framework converts it to a CloudEvent).
-    first = requests.post(function, json=push_body(), timeout=30)
+    first = requests.post(function, json=push_body(NAME, GENERATION), timeout=30)
     assert first.status_code == 200, first.text
     found = runs(servers, "feedline_transactions")
     assert len(found) == 1
@@ -204,7 +188,7 @@ def test_a_landed_file_starts_exactly_one_run_of_its_feeds_dag(servers):
     structured = {
         "specversion": "1.0", "id": "redelivery-1", "source": "//pubsub.googleapis.com/projects/p/topics/t",
         "type": "google.cloud.pubsub.topic.v1.messagePublished", "datacontenttype": "application/json",
-        "data": push_body(),
+        "data": push_body(NAME, GENERATION),
     }
     again = requests.post(function, data=json.dumps(structured), timeout=30,
                           headers={"Content-Type": "application/cloudevents+json"})
@@ -222,7 +206,7 @@ def test_a_landed_file_starts_exactly_one_run_of_its_feeds_dag(servers):
     assert [r["dag_run_id"] for r in runs(servers)] == [run_id]
 
     # 4. The DAG's own claimed copy fires a finalize too: acknowledged, no run.
-    copy = push_body(name=f"processing/transactions/{run_id[:20]}/transactions_20261125.csv")
+    copy = push_body(f"processing/transactions/{run_id[:20]}/transactions_20261125.csv", GENERATION)
     ignored = requests.post(function, json=copy, timeout=30)
     assert ignored.status_code == 200, ignored.text
     assert [r["dag_run_id"] for r in runs(servers)] == [run_id]
@@ -231,7 +215,7 @@ def test_a_landed_file_starts_exactly_one_run_of_its_feeds_dag(servers):
     assert '"action": "ignored"' in log
 
     # 5. A new generation of the same name (the file dropped again) is a new run.
-    newer = requests.post(function, json=push_body(generation="1764072000999999"), timeout=30)
+    newer = requests.post(function, json=push_body(NAME, "1764072000999999"), timeout=30)
     assert newer.status_code == 200, newer.text
     found = runs(servers, "feedline_transactions")
     assert len(found) == 2 and all(r["conf"] == {"files": [NAME]} for r in found)
@@ -239,10 +223,10 @@ def test_a_landed_file_starts_exactly_one_run_of_its_feeds_dag(servers):
 
 def test_a_malformed_event_is_acknowledged_with_an_error_line_and_starts_no_run(servers):
     before = len(runs(servers))
-    broken = push_body()
+    broken = push_body(NAME, GENERATION)
     del broken["message"]["attributes"]["bucketId"]
     broken["message"]["data"] = base64.b64encode(b'{"name": "no bucket"}').decode()
-    not_a_number = push_body(generation="17x")
+    not_a_number = push_body(NAME, "17x")
     for body in (broken, not_a_number):
         response = requests.post(servers["function"], json=body, timeout=30)
         assert response.status_code == 200, response.text  # acknowledged: a redelivery cannot fix it
