@@ -28,6 +28,8 @@ from airflow.providers.google.cloud.operators.gcs import GCSDeleteObjectsOperato
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
 from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+from google.cloud.bigquery.retry import DEFAULT_RETRY as BIGQUERY_RETRY
+
 from airflow.sdk import DAG, AsyncCallback, BaseOperator, DeadlineAlert, DeadlineReference, XComArg, chain, cross_downstream
 
 from feedline.contract import naming, tables
@@ -57,6 +59,13 @@ JOB_ID = "{{ dag.dag_id }}_{{ ti.task_id }}_clear{{ dag_run.clear_number }}_try{
 # Deferrable: the wait holds no worker slot either (the triggerer polls).
 SWEEP_POKE_INTERVAL = 30
 SWEEP_TIMEOUT = 300
+
+# How long a BigQuery task keeps retrying a call that fails for a transient reason (connection
+# refused, 5xx) before the try fails and Airflow retries the task with backoff. The client's own
+# default is 600 s: with BigQuery unreachable, a task hung 10 minutes before its first retry.
+# The job itself may run longer: this bounds the retries of one call, not a job's wait.
+SERVICE_RETRY_SECONDS = 120
+BIGQUERY_CALL_RETRY = BIGQUERY_RETRY.with_timeout(SERVICE_RETRY_SECONDS)
 
 BATCH_PARAMETERS = [
     sql.query_parameter("batch_id", "STRING", xcom("batch_id")),
@@ -213,6 +222,7 @@ def load_output(contract: Contract, settings: Settings, output: str) -> BaseOper
         max_bad_records=0,
         location=settings.bq_location,
         gcp_conn_id=GCP_CONN_ID,
+        result_retry=BIGQUERY_CALL_RETRY,
     )
 
 
@@ -233,6 +243,7 @@ def insert_job(settings: Settings, task_id: str, configuration: dict[str, Any], 
         durable=False,
         location=settings.bq_location,
         gcp_conn_id=GCP_CONN_ID,
+        result_retry=BIGQUERY_CALL_RETRY,  # the operator retries the submit with it too
         **kwargs,
     )
 

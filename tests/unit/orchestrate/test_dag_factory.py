@@ -125,3 +125,21 @@ def _interval(schedule: str) -> float:
     it = croniter(schedule, datetime(2026, 1, 1, tzinfo=timezone.utc))
     first = it.get_next(float)
     return it.get_next(float) - first
+
+
+def test_every_bigquery_task_gives_up_on_an_unreachable_service_within_minutes():
+    """Not the client's 600 s default (a task hung 10 minutes with BigQuery down): each call is
+    retried at most SERVICE_RETRY_SECONDS, then the try fails and Airflow retries with backoff."""
+    from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
+    from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
+
+    from feedline.orchestrate import dag_factory
+    from feedline.settings import from_env
+
+    assert dag_factory.SERVICE_RETRY_SECONDS <= 180
+    for dag in dag_factory.build_all(from_env({})).values():
+        bigquery = [t for t in dag.tasks if isinstance(t, (BigQueryInsertJobOperator, GCSToBigQueryOperator))]
+        assert len(bigquery) >= 6
+        for t in bigquery:
+            assert t.result_retry.timeout == dag_factory.SERVICE_RETRY_SECONDS, t.task_id
+            assert t.retries >= 2 and t.retry_exponential_backoff, t.task_id
