@@ -2,11 +2,13 @@
 -- Idempotent: rows this batch already published are kept, rows it published before but no
 -- longer has (a file since quarantined) are removed, nothing outside the batch is touched.
 -- Only files the Beam job accepted (no file_error in the batch summary) are published.
--- Jinja fills identifiers only (load_tables: the batch's own load tables, sql.load_tables);
+-- Jinja fills identifiers only (load_tables: the batch's own load tables, sql.load_tables;
+-- source_columns: target_columns as read from the load table, e.g. BYTES decoded from base64,
+-- tables.load_select);
 -- batch_id and ingested_at are query parameters.
 MERGE `{{ params.target_table }}` AS target
 USING (
-  SELECT {{ params.target_columns | join(', ') }}
+  SELECT {{ params.source_columns | join(', ') }}
   FROM `{{ load_tables[params.load_output] }}`
   WHERE _batch_id = @batch_id
     AND _source_file IN (

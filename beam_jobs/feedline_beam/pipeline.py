@@ -5,7 +5,8 @@ against the contract, parses and validates every record, and writes three output
 ``--output_prefix``:
 
 - ``valid/``       load-ready rows (newline-delimited JSON, typed as the raw table expects);
-- ``deadletter/``  rejected rows with the raw text, line number, source file and reason;
+- ``deadletter/``  rejected rows with their exact bytes (base64), readable text, line number,
+                   source file and reason;
 - ``summary/``     one line per file: rows read/valid/deadlettered, reasons, or the file error.
 
 Nothing is dropped: every record of an accepted file ends in valid or deadletter, and a file

@@ -146,7 +146,8 @@ def test_every_payload_field_a_filter_names_is_in_the_entries_python_writes(eval
 
     settings = from_env({"FEEDLINE_ENV": "prod"})
     contract = load_contracts()["transactions"]
-    report = {"rows_read": 10, "rows_loaded": 9, "rows_deadletter": 1, "share": 0.1, "lost": {}}
+    report = {"rows_read": 10, "rows_loaded": 9, "rows_deadletter": 1, "share": 0.1, "lost": {},
+              "file_shares": {"a.csv": {"rows_read": 10, "rows_deadletter": 1, "share": 0.1}}}
     ti = mock.Mock(dag_id="feedline_transactions", task_id="merge_staging", try_number=3, run_id="r")
     written = {
         "batch_audited": events.batch_audited(settings, contract, "r", "b", 1, report),

@@ -195,3 +195,77 @@ def test_a_backfill_day_reingests_its_archive_and_leaves_staging_and_reporting_a
 
 def names_in(gcs, bucket: str) -> list[str]:
     return sorted(b.name for b in gcs.list_blobs(bucket))
+
+
+def half_bad_file() -> tuple[bytes, list[bytes]]:
+    """A customers file of 40 records, every other one rejected; the rejected records hold what
+    a text column cannot keep (latin-1, invalid sequences, NUL, CR/LF in quotes, the text
+    backslash-x), with mixed line ends. Returns (the file, its rejected records' bytes in order)."""
+    ts = b",DE,2026-01-01,2026-12-01T10:00:00Z"
+    bad_kinds = [
+        lambda i: b"X%02d,x%d@example.com,Ren\xe9e" % (i, i) + ts + b"\n",  # not valid UTF-8
+        lambda i: b"X%02d,not-an-email,Ren\\xe9e" % i + ts + b"\r\n",  # the text \xe9, bad email
+        lambda i: b"X%02d,x%d@example.com,A\x00B" % (i, i) + ts + b"\r\n",  # NUL
+        lambda i: b'X%02d,not-an-email,"two\r\nlines\rand more"' % i + ts + b"\r\n",  # line ends in quotes
+        lambda i: b"X%02d,x%d@example.com,\xff\xfe\xed\xa0\x80\xc3" % (i, i) + ts + b"\r",  # invalid sequences
+    ]
+    data, bad = b"customer_id,email,full_name,country,signup_date,updated_at\r\n", []
+    for i in range(20):
+        data += b"H%02d,h%d@example.com,Half File" % (i, i) + ts + b"\r\n"
+        bad.append(bad_kinds[i % len(bad_kinds)](i))
+        data += bad[-1]
+    return data, bad
+
+
+def test_one_half_bad_file_among_clean_ones_is_named_in_the_alert_and_its_rejected_bytes_rebuild_it(
+    clean, local_stack, settings, contracts, gcs, bq
+):
+    """Issue 9: a file with 50% bad rows in a batch below the threshold raised nothing, and
+    deadletter text could not give back a line's bytes. customers: threshold 5%, warn."""
+    contract = contracts["customers"]
+    p = sql.template_params(settings, contract)
+    half, half_bad = half_bad_file()
+    files = {
+        "customers_20261201_a.csv": generate("customers", 500, 0.0, seed=1, day=date(2026, 12, 1)),
+        "customers_20261201_b.csv": generate("customers", 500, 0.0, seed=2, day=date(2026, 12, 1)),
+        "customers_20261201_half.csv": half,
+    }
+    for name, data in files.items():
+        drop(gcs, settings, "customers", name, data)
+    alerts_before = len(read_alerts(local_stack.alerts_file))
+
+    log = dags_test(local_stack, "customers", "2026-12-01T06:00:00+00:00")
+    assert log.rstrip().endswith("state=success"), log[-3000:]  # warn: the batch goes on
+
+    audit = rows(bq, f"SELECT source_file, status, rows_read, rows_loaded, rows_deadletter FROM `{p['audit_table']}` "
+                     "ORDER BY source_file")
+    assert audit == [
+        {"source_file": "customers_20261201_a.csv", "status": "loaded", "rows_read": 500, "rows_loaded": 500, "rows_deadletter": 0},
+        {"source_file": "customers_20261201_b.csv", "status": "loaded", "rows_read": 500, "rows_loaded": 500, "rows_deadletter": 0},
+        {"source_file": "customers_20261201_half.csv", "status": "loaded", "rows_read": 40, "rows_loaded": 20, "rows_deadletter": 20},
+    ]
+    texts = [a["payload"]["text"] for a in read_alerts(local_stack.alerts_file)[alerts_before:]]
+    threshold_alerts = [t for t in texts if "deadletter share" in t]
+    assert len(threshold_alerts) == 1, texts
+    (alert,) = threshold_alerts
+    assert "deadletter share of 1 file(s) in batch" in alert and "threshold 5.00% (batch: 1.92% (20 of 1040 rows))" in alert
+    assert "• `customers_20261201_half.csv`: 50.00% (20 of 40 rows)" in alert and "the batch goes on" in alert
+    assert "customers_20261201_a.csv" not in alert and "customers_20261201_b.csv" not in alert
+
+    # The rejected records, read back from BigQuery in line order, are the file's bad lines byte for byte.
+    dead = rows(bq, f"SELECT _source_file, _line_number, raw_bytes, raw_line, reason FROM `{p['deadletter_table']}` "
+                    "ORDER BY _source_file, _line_number")
+    assert {d["_source_file"] for d in dead} == {"customers_20261201_half.csv"}
+    assert [d["raw_bytes"] for d in dead] == half_bad
+    assert b"".join(d["raw_bytes"] for d in dead) == b"".join(half_bad)
+    # and each sits where it was: its first line, counted in the file as the reader counts lines
+    starts = [half.count(b"\n", 0, half.index(b)) + half.count(b"\r", 0, half.index(b)) - half.count(b"\r\n", 0, half.index(b)) + 1
+              for b in half_bad]
+    assert [d["_line_number"] for d in dead] == starts
+    # raw_line alone could not have done it: a latin-1 é and the text \xe9 read the same there
+    assert dead[0]["raw_line"].split(",")[2] == dead[1]["raw_line"].split(",")[2] == "Ren\\xe9e"
+    assert dead[0]["raw_bytes"].split(b",")[2] != dead[1]["raw_bytes"].split(b",")[2]
+    # the good half reached staging; the file is archived
+    assert rows(bq, f"SELECT COUNT(*) AS n FROM `{p['staging_table']}` WHERE _source_file = @f",
+                f="customers_20261201_half.csv") == [{"n": 20}]
+    assert len([n for n in names_in(gcs, settings.archive_bucket) if n.endswith("_half.csv")]) == 1

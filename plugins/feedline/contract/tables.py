@@ -115,12 +115,40 @@ def _contract_fields(contract: Contract, how: str) -> list[dict[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class LoadEncoding:
+    """How a column of one type travels from the Beam job to its table when not as itself."""
+
+    load_type: str  # its type in the job's JSON and in the load table
+    decode: str  # BigQuery SQL giving the table's value from the load column ``{column}``
+
+
+# BYTES travel as base64 text and the publish MERGE decodes them. (BigQuery would decode base64
+# loaded straight into a BYTES column; the emulator stores the text itself, so the one path that
+# both run the same is a STRING load column, tests/integration/test_sql.py shows both.)
+LOAD_ENCODINGS = {"BYTES": LoadEncoding("STRING", "FROM_BASE64({column})")}
+
+
 def load_schema_fields(contract: Contract, kind: str) -> list[dict[str, str]]:
-    """Schema for a load job into a ``kind`` table (name/type/mode only)."""
+    """Schema for a load job into a ``kind`` table (name/type/mode only; LOAD_ENCODINGS types)."""
     return [
-        {"name": f["name"], "type": f["type"], "mode": f["mode"]}
+        {"name": f["name"], "type": load_type(f["type"]), "mode": f["mode"]}
         for f in table_spec(contract, kind).fields
     ]
+
+
+def load_type(type_: str) -> str:
+    encoding = LOAD_ENCODINGS.get(type_)
+    return encoding.load_type if encoding else type_
+
+
+def load_select(spec: TableSpec) -> list[str]:
+    """The SELECT list that reads a ``spec`` table's columns from its load table (decoded)."""
+    columns = []
+    for f in spec.fields:
+        encoding = LOAD_ENCODINGS.get(f["type"])
+        columns.append(f"{encoding.decode.format(column=f['name'])} AS {f['name']}" if encoding else f["name"])
+    return columns
 
 
 # The Beam job's per-file summary, as loaded into the batch's summary load table.

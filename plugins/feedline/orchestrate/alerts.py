@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+# Files named one by one in a threshold alert; the rest are counted (Slack truncates long texts).
+MAX_FILES_LISTED = 20
 
 # Rendered by Airflow for every failed task (SlackWebhookNotifier's text is a template).
 TASK_FAILED = (
@@ -30,23 +31,46 @@ def quarantine_text(feed: str, batch_id: str, quarantined: dict[str, str]) -> st
     return "\n".join(lines)
 
 
+def rows_share(counts: dict) -> str:
+    """'12.50% (50 of 400 rows)' from a share and its counts (a file's or the batch's)."""
+    return f"{counts['share']:.2%} ({counts['rows_deadletter']} of {counts['rows_read']} rows)"
+
+
+def file_share_lines(files_above: dict[str, dict]) -> list[str]:
+    """One bullet per file above the threshold, in the order given, at most MAX_FILES_LISTED."""
+    lines = [f"• `{name}`: {rows_share(counts)}" for name, counts in list(files_above.items())[:MAX_FILES_LISTED]]
+    if len(files_above) > MAX_FILES_LISTED:
+        lines.append(f"• … and {len(files_above) - MAX_FILES_LISTED} more file(s)")
+    return lines
+
+
 def deadletter_text(
     feed: str,
     batch_id: str,
-    share: float,
+    report: dict,
     threshold: float,
     on_exceed: str,
-    rows_read: int,
-    rows_deadletter: int,
-    reasons: Iterable[tuple[str, int]],
+    batch_above: bool,
+    files_above: dict[str, dict],
 ) -> str:
+    """The threshold alert: the batch's share, and each file whose own share is above the
+    threshold (``files_above``: name -> rows_read, rows_deadletter, share)."""
     action = "the batch is stopped before staging" if on_exceed == "fail" else "the batch goes on"
-    lines = [
-        f":large_orange_circle: Feedline *{feed}*: deadletter share {share:.2%} in batch `{batch_id}` "
-        f"is above the feed's threshold {threshold:.2%} ({rows_deadletter} of {rows_read} rows); {action}.",
-        "Top reasons:",
-    ]
-    lines += [f"• {reason}: {count}" for reason, count in list(reasons)[:10]]
+    if batch_above:
+        head = (
+            f"deadletter share {report['share']:.2%} in batch `{batch_id}` is above the feed's threshold "
+            f"{threshold:.2%} ({report['rows_deadletter']} of {report['rows_read']} rows)"
+        )
+    else:
+        head = (
+            f"deadletter share of {len(files_above)} file(s) in batch `{batch_id}` is above the feed's "
+            f"threshold {threshold:.2%} (batch: {rows_share(report)})"
+        )
+    lines = [f":large_orange_circle: Feedline *{feed}*: {head}; {action}."]
+    if files_above:
+        lines += ["Files above the threshold:", *file_share_lines(files_above)]
+    lines.append("Top reasons:")
+    lines += [f"• {reason}: {count}" for reason, count in list(report["reasons"])[:10]]
     return "\n".join(lines)
 
 
@@ -60,9 +84,9 @@ def taken_text(feed: str, taken: dict[str, list[str]]) -> str:
     return f"{feed}: requested file(s) no longer in landing: " + "; ".join(parts)
 
 
-def dry_run_text(feed: str, batch_id: str, report: dict, above_threshold: bool) -> str:
+def dry_run_text(feed: str, batch_id: str, report: dict, above_threshold: bool, files_above: dict[str, dict]) -> str:
     """What a dry run found, in one message (it replaces the batch's other alerts: nothing was
-    published, quarantined or stopped)."""
+    published, quarantined or stopped). ``files_above``: the files above the threshold."""
     files = report["files"]
     lines = [
         f":test_tube: Feedline *{feed}* dry run `{batch_id}`: {len(files)} file(s), "
@@ -71,5 +95,8 @@ def dry_run_text(feed: str, batch_id: str, report: dict, above_threshold: bool) 
         "the files stay in landing.",
     ]
     lines += [f"• `{name}`: quarantine ({reason})" for name, reason in sorted(report["quarantined"].items())]
-    lines += [f"• {reason}: {count}" for reason, count in list(report["reasons"])[:10]]
+    if files_above:
+        lines += ["Files above the threshold:", *file_share_lines(files_above)]
+    if report["reasons"]:
+        lines += ["Top reasons:", *(f"• {reason}: {count}" for reason, count in list(report["reasons"])[:10])]
     return "\n".join(lines)

@@ -17,6 +17,8 @@ from feedline.settings import Settings
 
 # No valid rows: the MERGE's source is empty anyway, any day will do.
 EMPTY_DAY = "1970-01-01"
+# Files named in a failure message (Airflow's failure alert shows its first 300 characters).
+MAX_FILES_NAMED = 5
 AUDIT_QUERIES = ("audit/batch_files.sql", "audit/deadletter_reasons.sql", "audit/partition_span.sql")
 
 
@@ -59,6 +61,10 @@ def inspect_batch(
     return batch_report(files, reasons, span[0])
 
 
+def share(rows_deadletter: int, rows_read: int) -> float:
+    return rows_deadletter / rows_read if rows_read else 0.0
+
+
 def batch_report(files: list[dict], reasons: list[dict], span: dict) -> dict[str, Any]:
     """The report from the audit rows (one per file), the deadletter reasons and the span."""
     loaded = [a for a in files if a["status"] == "loaded"]
@@ -76,7 +82,16 @@ def batch_report(files: list[dict], reasons: list[dict], span: dict) -> dict[str
         "rows_read": rows_read,
         "rows_deadletter": rows_deadletter,
         "rows_loaded": rows_loaded,
-        "share": rows_deadletter / rows_read if rows_read else 0.0,
+        "share": share(rows_deadletter, rows_read),
+        # Per accepted file: one bad file must not hide behind a batch of clean ones.
+        "file_shares": {
+            a["source_file"]: {
+                "rows_read": a["rows_read"],
+                "rows_deadletter": a["rows_deadletter"],
+                "share": share(a["rows_deadletter"], a["rows_read"]),
+            }
+            for a in loaded
+        },
         "reasons": [(r["reason"], r["n"]) for r in reasons],
         "partition_min": str(span["partition_min"] or EMPTY_DAY),
         "partition_max": str(span["partition_max"] or EMPTY_DAY),
@@ -97,28 +112,53 @@ def lost_rows_error(report: dict[str, Any]) -> str | None:
     return f"rows lost between Beam and BigQuery: {report['lost']}" if report["lost"] else None
 
 
-def exceeds_threshold(contract: Contract, report: dict[str, Any]) -> bool:
+def batch_above_threshold(contract: Contract, report: dict[str, Any]) -> bool:
     return bool(report["rows_read"]) and report["share"] > contract.deadletter_threshold
+
+
+def files_above_threshold(contract: Contract, report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The accepted files whose own deadletter share is above the feed's threshold (their
+    report["file_shares"] entries), highest share first, then by name."""
+    above = [
+        (name, counts)
+        for name, counts in report["file_shares"].items()
+        if counts["rows_read"] and counts["share"] > contract.deadletter_threshold
+    ]
+    return dict(sorted(above, key=lambda item: (-item[1]["share"], item[0])))
+
+
+def exceeds_threshold(contract: Contract, report: dict[str, Any]) -> bool:
+    """The contract's threshold action applies: the batch's share or any file's is above it."""
+    return batch_above_threshold(contract, report) or bool(files_above_threshold(contract, report))
 
 
 def alert_texts(contract: Contract, batch_id: str, report: dict[str, Any]) -> list[str]:
     """The Slack messages the batch calls for: quarantined files, then a deadletter share
-    above the feed's threshold."""
+    above the feed's threshold (the batch's or any file's)."""
     texts = []
     if report["quarantined"]:
         texts.append(alerts.quarantine_text(contract.feed, batch_id, report["quarantined"]))
     if exceeds_threshold(contract, report):
         texts.append(
             alerts.deadletter_text(
-                contract.feed, batch_id, report["share"], contract.deadletter_threshold, contract.on_exceed,
-                report["rows_read"], report["rows_deadletter"], report["reasons"],
+                contract.feed, batch_id, report, contract.deadletter_threshold, contract.on_exceed,
+                batch_above_threshold(contract, report), files_above_threshold(contract, report),
             )
         )
     return texts
 
 
 def threshold_error(contract: Contract, report: dict[str, Any]) -> str | None:
-    """Why the batch must stop before staging: the share is above a threshold that says fail."""
-    if contract.on_exceed == "fail" and exceeds_threshold(contract, report):
-        return f"deadletter share {report['share']:.2%} is above {contract.deadletter_threshold:.2%}"
-    return None
+    """Why the batch must stop before staging: a share above a threshold that says fail."""
+    if contract.on_exceed != "fail" or not exceeds_threshold(contract, report):
+        return None
+    files = files_above_threshold(contract, report)
+    shown = ", ".join(f"{name} {counts['share']:.2%}" for name, counts in list(files.items())[:MAX_FILES_NAMED])
+    more = f" and {len(files) - MAX_FILES_NAMED} more" if len(files) > MAX_FILES_NAMED else ""
+    if batch_above_threshold(contract, report):
+        text = f"deadletter share {report['share']:.2%} is above {contract.deadletter_threshold:.2%}"
+        return f"{text}; files above it: {shown}{more}" if files else text
+    return (
+        f"deadletter share above {contract.deadletter_threshold:.2%} in {len(files)} file(s) "
+        f"(batch: {report['share']:.2%}): {shown}{more}"
+    )

@@ -275,6 +275,7 @@ def publish(contract: Contract, settings: Settings, identifiers: dict[str, Any])
             target_table=identifiers[f"{kind}_table"],
             load_output=output,
             target_columns=specs[kind].field_names(),
+            source_columns=tables.load_select(specs[kind]),
             task_kwargs={"pre_execute": skip_in_dry_run},
         )
         for kind, output in (("raw", "valid"), ("deadletter", "deadletter"))

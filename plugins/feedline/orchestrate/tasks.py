@@ -136,7 +136,8 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
 @task
 def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, Any]:
     """Prove rows read = loaded + deadlettered per file; alert on quarantine and on a
-    deadletter share above the feed's threshold (and stop the batch if it says fail)."""
+    deadletter share above the feed's threshold, the batch's or any file's (and stop the batch
+    if it says fail)."""
     ti = context["ti"]
     batch_id, attempt, stamp = (
         ti.xcom_pull(task_ids=CLAIM_TASK, key=key) for key in ("batch_id", "attempt", "ingested_at")
@@ -150,7 +151,10 @@ def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, 
     fail_if(audit.lost_rows_error(report))
     if params.flag(context.get("params", {}), "dry_run"):
         # One summary of what the batch would do, the threshold included; a dry run stops nothing.
-        send_slack(settings, alerts.dry_run_text(contract.feed, batch_id, report, audit.exceeds_threshold(contract, report)))
+        send_slack(settings, alerts.dry_run_text(
+            contract.feed, batch_id, report, audit.batch_above_threshold(contract, report),
+            audit.files_above_threshold(contract, report),
+        ))
         return report
     for text in audit.alert_texts(contract, batch_id, report):
         send_slack(settings, text)

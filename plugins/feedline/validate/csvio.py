@@ -4,7 +4,8 @@ Shared by the Beam job and ``feedline validate``; imports neither Airflow nor Be
 
 Decisions (each has a test):
 - UTF-8, with or without BOM. Bytes that are not UTF-8 are kept (surrogate-escaped) so the row
-  can be deadlettered with a reason instead of failing the whole file.
+  can be deadlettered with a reason instead of failing the whole file; ``Record.raw`` encoded
+  back (``utf-8``, ``surrogateescape``) is the record's exact bytes.
 - CRLF, LF and CR line ends, mixed, and newlines inside quoted fields are records as RFC 4180
   reads them.
 - Blank lines (including trailing ones) are not records; they are skipped, not counted.

@@ -2,8 +2,8 @@
 
 What the DAG loads (``feedline.contract.tables.load_output_schema``): ``valid`` rows (the contract's
 columns, typed, plus ``_batch_id``, ``_ingested_at``, ``_line_number``, ``_source_file``),
-``deadletter`` rows (those four plus ``raw_line``, ``reason``, ``column_name``) and one
-``summary`` line per file. Rows travel in :class:`Chunk`\\ s: many JSON lines in one bytes
+``deadletter`` rows (those four plus ``raw_bytes``, ``raw_line``, ``reason``, ``column_name``)
+and one ``summary`` line per file. Rows travel in :class:`Chunk`\\ s: many JSON lines in one bytes
 object, so a runner moves one element per block of rows instead of one per row.
 
 Every line is :func:`dumps`: ``json.dumps`` with sorted keys, UTF-8 as is and no spaces
@@ -15,6 +15,7 @@ Airflow nor Beam.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -66,8 +67,17 @@ def dumps(row: dict[str, Any]) -> str:
 
 
 def printable(text: str) -> str:
-    """Raw text for the deadletter table: undecodable bytes shown as \\xNN, not lost."""
+    """Readable text for the deadletter table's ``raw_line``: undecodable bytes shown as \\xNN.
+    Not reversible (a literal backslash-x looks the same): ``raw_bytes`` is the exact record."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def raw_bytes(text: str) -> str:
+    """The record's exact bytes, as the deadletter table's BYTES column ``raw_bytes`` takes them
+    in newline-delimited JSON (base64). ``text`` is the record as csvio decodes it (UTF-8 with
+    surrogateescape, line ends untouched), so encoding it back gives the file's bytes, whatever
+    they are: invalid UTF-8, NUL, CR/LF inside quotes, the line end(s) themselves."""
+    return base64.b64encode(text.encode("utf-8", "surrogateescape")).decode("ascii")
 
 
 def valid_line(row: dict[str, Any], stamp: Stamp, line_number: int) -> str:
@@ -77,6 +87,7 @@ def valid_line(row: dict[str, Any], stamp: Stamp, line_number: int) -> str:
 def deadletter_row(record: Record, error: RowError, stamp: Stamp) -> dict[str, Any]:
     return {
         **stamp.where(record.line_number),
+        "raw_bytes": raw_bytes(record.raw),
         "raw_line": printable(record.raw),
         "reason": error.key,
         "column_name": error.column,
@@ -101,7 +112,7 @@ class DeadletterLines:
             raw = printable(raw)
         return (
             f"{self.head}{record.line_number}{self.middle}{_string(error.column)},"
-            f'"raw_line":{_string(raw)},"reason":{_string(error.key)}}}'
+            f'"raw_bytes":"{raw_bytes(record.raw)}","raw_line":{_string(raw)},"reason":{_string(error.key)}}}'
         )
 
 

@@ -3,6 +3,7 @@ valid, deadletter and summary), the files the DAG loads, counters, ranges and bo
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from datetime import date
@@ -151,6 +152,8 @@ def test_written_files_hold_what_the_dag_loads(quirk_dir, tmp_path):
             for name, field in fields.items():
                 assert row[name] is not None or field["mode"] == "NULLABLE", (output, name)
     assert len(read_output(tmp_path, "summary")) == len(QUIRK_FILES)
+    for row in read_output(tmp_path, "deadletter"):  # the record's bytes, as base64 (tables.LOAD_ENCODINGS)
+        assert base64.b64decode(row["raw_bytes"], validate=True).decode("utf-8", "backslashreplace") == row["raw_line"]
 
 
 def test_a_large_file_split_into_ranges_gives_the_outputs_of_the_row_engine(tmp_path):

@@ -18,8 +18,17 @@ def test_quarantine_text_lists_every_file_sorted_with_its_reason():
     )
 
 
+def counts(rows_read: int, rows_deadletter: int) -> dict:
+    return {"rows_read": rows_read, "rows_deadletter": rows_deadletter, "share": rows_deadletter / rows_read}
+
+
+def batch(rows_read: int, rows_deadletter: int, reasons) -> dict:
+    return {**counts(rows_read, rows_deadletter), "reasons": reasons}
+
+
 def test_deadletter_text_when_the_batch_goes_on():
-    text = alerts.deadletter_text("transactions", "b_2", 0.125, 0.05, "warn", 400, 50, [("bad amount", 30), ("x", 20)])
+    report = batch(400, 50, [("bad amount", 30), ("x", 20)])
+    text = alerts.deadletter_text("transactions", "b_2", report, 0.05, "warn", True, {})
     assert text == (
         ":large_orange_circle: Feedline *transactions*: deadletter share 12.50% in batch `b_2` "
         "is above the feed's threshold 5.00% (50 of 400 rows); the batch goes on.\n"
@@ -30,16 +39,54 @@ def test_deadletter_text_when_the_batch_goes_on():
 
 
 def test_deadletter_text_when_the_batch_is_stopped():
-    text = alerts.deadletter_text("transactions", "b_3", 0.2, 0.1, "fail", 10, 2, [("short row", 2)])
+    text = alerts.deadletter_text("transactions", "b_3", batch(10, 2, [("short row", 2)]), 0.1, "fail", True, {})
     assert text.splitlines()[0].endswith("(2 of 10 rows); the batch is stopped before staging.")
     assert "the batch goes on" not in text
 
 
+def test_deadletter_text_names_each_file_above_the_threshold_with_its_share_and_the_batchs():
+    files = {"b.csv": counts(40, 20), "a `x`.csv": counts(10, 1)}
+    text = alerts.deadletter_text("customers", "b_4", batch(1000, 23, [("bad email", 23)]), 0.05, "warn", False, files)
+    assert text == (
+        ":large_orange_circle: Feedline *customers*: deadletter share of 2 file(s) in batch `b_4` is above the "
+        "feed's threshold 5.00% (batch: 2.30% (23 of 1000 rows)); the batch goes on.\n"
+        "Files above the threshold:\n"
+        "• `b.csv`: 50.00% (20 of 40 rows)\n"  # in the order given (audit: highest share first)
+        "• `a `x`.csv`: 10.00% (1 of 10 rows)\n"
+        "Top reasons:\n"
+        "• bad email: 23"
+    )
+
+
+def test_deadletter_text_lists_at_most_twenty_files_and_counts_the_rest():
+    files = {f"f{i:02d}.csv": counts(10, 5) for i in range(23)}
+    lines = alerts.deadletter_text("t", "b", batch(230, 115, []), 0.1, "warn", True, files).splitlines()
+    assert lines[1] == "Files above the threshold:"
+    assert lines[2:22] == [f"• `f{i:02d}.csv`: 50.00% (5 of 10 rows)" for i in range(20)]
+    assert lines[22] == "• … and 3 more file(s)"
+
+
 def test_deadletter_text_shows_the_top_ten_reasons_only():
     reasons = ((f"reason {i:02d}", 100 - i) for i in range(15))  # any iterable, e.g. a generator
-    lines = alerts.deadletter_text("t", "b", 0.5, 0.1, "warn", 2000, 1000, reasons).splitlines()
+    lines = alerts.deadletter_text("t", "b", batch(2000, 1000, reasons), 0.1, "warn", True, {}).splitlines()
     assert lines[1] == "Top reasons:"
     assert lines[2:] == [f"• reason {i:02d}: {100 - i}" for i in range(10)]
+
+
+def test_dry_run_text_names_the_files_above_the_threshold():
+    report = {**batch(1000, 23, [("bad", 23)]), "rows_loaded": 977, "files": {"a.csv": "loaded", "b.csv": "loaded",
+              "q.csv": "quarantined"}, "quarantined": {"q.csv": "bad header"}}
+    text = alerts.dry_run_text("customers", "b_5", report, False, {"b.csv": counts(40, 20)})
+    assert text == (
+        ":test_tube: Feedline *customers* dry run `b_5`: 3 file(s), 1000 rows read, 977 valid, 23 deadlettered "
+        "(share 2.30%). Nothing was published; the files stay in landing.\n"
+        "• `q.csv`: quarantine (bad header)\n"
+        "Files above the threshold:\n"
+        "• `b.csv`: 50.00% (20 of 40 rows)\n"
+        "Top reasons:\n"
+        "• bad: 23"
+    )
+    assert "above the threshold)" in alerts.dry_run_text("customers", "b_5", report, True, {})
 
 
 def test_task_failed_template_renders_the_task_run_and_a_truncated_error():

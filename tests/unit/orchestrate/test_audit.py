@@ -63,6 +63,10 @@ def test_batch_report_totals_loaded_files_only():
         "rows_deadletter": 10,
         "rows_loaded": 140,
         "share": 10 / 150,
+        "file_shares": {
+            "a.csv": {"rows_read": 100, "rows_deadletter": 10, "share": 0.1},
+            "b.csv": {"rows_read": 50, "rows_deadletter": 0, "share": 0.0},
+        },
         "reasons": [("bad amount", 7), ("short row", 3)],
         "partition_min": "2026-11-24",
         "partition_max": "2026-11-25",
@@ -75,7 +79,9 @@ def test_batch_report_finds_lost_rows_and_defaults_an_empty_span():
     assert report["lost"] == {"a.csv": 3}
     assert (report["partition_min"], report["partition_max"]) == (audit.EMPTY_DAY, audit.EMPTY_DAY)
     empty = audit.batch_report([], [], {"partition_min": None, "partition_max": None})
-    assert empty["rows_read"] == 0 and empty["share"] == 0.0
+    assert empty["rows_read"] == 0 and empty["share"] == 0.0 and empty["file_shares"] == {}
+    header_only = audit.batch_report([file_row("h.csv", read=0, loaded=0, dead=0)], [], SPAN)
+    assert header_only["file_shares"] == {"h.csv": {"rows_read": 0, "rows_deadletter": 0, "share": 0.0}}
 
 
 class FakeClient:
@@ -126,9 +132,16 @@ def test_lost_rows_are_an_error_and_none_is_not():
     assert audit.lost_rows_error({"lost": {"a.csv": 3}}) == "rows lost between Beam and BigQuery: {'a.csv': 3}"
 
 
-def report(rows_read=100, rows_deadletter=20, quarantined=None) -> dict:
-    return {"rows_read": rows_read, "rows_deadletter": rows_deadletter, "quarantined": quarantined or {},
-            "share": rows_deadletter / rows_read if rows_read else 0.0, "reasons": [("bad", rows_deadletter)]}
+def report(rows_read=100, rows_deadletter=20, quarantined=None, files=None) -> dict:
+    """A batch report as batch_report makes it; ``files``: name -> (rows_read, rows_deadletter),
+    by default one file holding the whole batch."""
+    files = files if files is not None else {"a.csv": (rows_read, rows_deadletter)}
+    rows = [file_row(name, read=read, loaded=read - dead, dead=dead) for name, (read, dead) in files.items()]
+    rows += [file_row(name, status="quarantined", read=0, loaded=0, dead=0, reason=reason)
+             for name, reason in (quarantined or {}).items()]
+    built = audit.batch_report(rows, [{"reason": "bad", "n": rows_deadletter}], SPAN)
+    assert (built["rows_read"], built["rows_deadletter"]) == (rows_read, rows_deadletter)
+    return built
 
 
 @pytest.mark.parametrize("on_exceed", ["warn", "fail"])
@@ -137,7 +150,8 @@ def test_alerts_for_quarantine_then_threshold(on_exceed):
     r = report(quarantined={"c.csv": "bad header"})
     assert audit.alert_texts(contract, "b_1", r) == [
         alerts.quarantine_text(contract.feed, "b_1", {"c.csv": "bad header"}),
-        alerts.deadletter_text(contract.feed, "b_1", 0.2, 0.1, on_exceed, 100, 20, [("bad", 20)]),
+        alerts.deadletter_text(contract.feed, "b_1", r, 0.1, on_exceed, True,
+                               {"a.csv": {"rows_read": 100, "rows_deadletter": 20, "share": 0.2}}),
     ]
 
 
@@ -146,11 +160,62 @@ def test_no_alert_at_or_below_the_threshold_or_without_rows():
     assert audit.alert_texts(contract, "b", report(100, 20)) == []  # equal is not above
     assert audit.alert_texts(contract, "b", report(0, 0)) == []
     assert audit.threshold_error(dataclasses.replace(contract, on_exceed="fail"), report(0, 0)) is None
+    header_only = report(0, 0, files={"h.csv": (0, 0)})
+    assert not audit.exceeds_threshold(contract, header_only) and audit.files_above_threshold(contract, header_only) == {}
 
 
 def test_only_a_fail_threshold_fails_the_batch():
     warn = dataclasses.replace(CUSTOMERS, deadletter_threshold=0.1, on_exceed="warn")
     fail = dataclasses.replace(warn, on_exceed="fail")
     assert audit.threshold_error(warn, report(100, 20)) is None
-    assert audit.threshold_error(fail, report(100, 20)) == "deadletter share 20.00% is above 10.00%"
+    assert audit.threshold_error(fail, report(100, 20)) == "deadletter share 20.00% is above 10.00%; files above it: a.csv 20.00%"
     assert audit.threshold_error(fail, report(100, 5)) is None
+
+
+# The issue's case: one file half bad in a batch whose share (2.3%) is under the 5% threshold.
+HALF_BAD = {"clean_1.csv": (500, 0), "half_bad.csv": (40, 20), "clean_2.csv": (460, 3)}
+
+
+def test_one_file_above_the_threshold_in_a_batch_below_it_is_found():
+    contract = dataclasses.replace(TX, deadletter_threshold=0.05)
+    r = report(1000, 23, files=HALF_BAD)
+    assert r["share"] == pytest.approx(0.023)
+    assert not audit.batch_above_threshold(contract, r)
+    assert audit.files_above_threshold(contract, r) == {"half_bad.csv": {"rows_read": 40, "rows_deadletter": 20, "share": 0.5}}
+    assert audit.exceeds_threshold(contract, r)
+
+
+def test_files_above_the_threshold_are_ordered_by_share_then_name_and_equal_is_not_above():
+    contract = dataclasses.replace(TX, deadletter_threshold=0.1)
+    r = report(400, 71, files={"b.csv": (100, 30), "a.csv": (100, 30), "c.csv": (100, 1), "d.csv": (100, 10)})
+    assert list(audit.files_above_threshold(contract, r)) == ["a.csv", "b.csv"]
+
+
+@pytest.mark.parametrize("on_exceed", ["warn", "fail"])
+def test_a_file_above_the_threshold_alerts_with_its_name_its_share_and_the_batch_share(on_exceed):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.05, on_exceed=on_exceed)
+    r = report(1000, 23, files=HALF_BAD)
+    action = "the batch is stopped before staging" if on_exceed == "fail" else "the batch goes on"
+    assert audit.alert_texts(contract, "b_1", r) == [
+        ":large_orange_circle: Feedline *transactions*: deadletter share of 1 file(s) in batch `b_1` is above "
+        f"the feed's threshold 5.00% (batch: 2.30% (23 of 1000 rows)); {action}.\n"
+        "Files above the threshold:\n"
+        "• `half_bad.csv`: 50.00% (20 of 40 rows)\n"
+        "Top reasons:\n"
+        "• bad: 23"
+    ]
+
+
+def test_a_file_above_a_fail_threshold_fails_the_batch_and_a_warn_one_does_not():
+    fail = dataclasses.replace(TX, deadletter_threshold=0.05, on_exceed="fail")
+    r = report(1000, 23, files=HALF_BAD)
+    assert audit.threshold_error(fail, r) == "deadletter share above 5.00% in 1 file(s) (batch: 2.30%): half_bad.csv 50.00%"
+    assert audit.threshold_error(dataclasses.replace(fail, on_exceed="warn"), r) is None
+
+
+def test_the_failure_names_the_first_files_and_counts_the_rest():
+    fail = dataclasses.replace(TX, deadletter_threshold=0.05, on_exceed="fail")
+    files = {f"f{i}.csv": (100, 10 + i) for i in range(7)} | {"clean.csv": (100_000, 0)}
+    error = audit.threshold_error(fail, report(100_700, sum(10 + i for i in range(7)), files=files))
+    assert error == ("deadletter share above 5.00% in 7 file(s) (batch: 0.09%): "
+                     "f6.csv 16.00%, f5.csv 15.00%, f4.csv 14.00%, f3.csv 13.00%, f2.csv 12.00% and 2 more")

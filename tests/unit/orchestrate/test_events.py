@@ -18,10 +18,11 @@ PROD = from_env({"FEEDLINE_ENV": "prod", "FEEDLINE_PROJECT": "p-prod", "FEEDLINE
 TX = load_contracts()["transactions"]
 
 
-def report(rows_read=100, rows_deadletter=3, lost=None) -> dict:
+def report(rows_read=100, rows_deadletter=3, lost=None, file_shares=None) -> dict:
+    share = rows_deadletter / rows_read if rows_read else 0.0
     return {"rows_read": rows_read, "rows_loaded": rows_read - rows_deadletter, "rows_deadletter": rows_deadletter,
-            "share": rows_deadletter / rows_read if rows_read else 0.0, "lost": lost or {}, "quarantined": {},
-            "reasons": []}
+            "share": share, "lost": lost or {}, "quarantined": {}, "reasons": [],
+            "file_shares": file_shares or {"a.csv": {"rows_read": rows_read, "rows_deadletter": rows_deadletter, "share": share}}}
 
 
 class FakeLogger:
@@ -44,6 +45,9 @@ def test_the_audit_entry_carries_the_batch_its_counts_and_its_status():
     assert events.batch_audited(PROD, dataclasses.replace(TX, deadletter_threshold=0.01), "r", "b", 1,
                                 report())["status"] == "deadletter_above_threshold"
     assert events.batch_audited(PROD, contract, "r", "b", 1, report(lost={"a.csv": 1}))["status"] == "lost_rows"
+    one_bad_file = report(file_shares={"a.csv": {"rows_read": 90, "rows_deadletter": 0, "share": 0.0},
+                                       "b.csv": {"rows_read": 10, "rows_deadletter": 3, "share": 0.3}})
+    assert events.batch_audited(PROD, contract, "r", "b", 1, one_bad_file)["status"] == "deadletter_above_threshold"
 
 
 def test_an_entry_with_other_fields_or_an_undeclared_status_is_refused():

@@ -221,7 +221,7 @@ class FakeTI:
         return {"batch_id": "b_1", "attempt": 0, "ingested_at": "2026-11-27T08:15:00.000000Z"}[key]
 
 
-def run_check(monkeypatch, contract, report):
+def run_check(monkeypatch, contract, report, **context):
     class Hook:
         def __init__(self, **kwargs):
             pass
@@ -231,12 +231,15 @@ def run_check(monkeypatch, contract, report):
 
     monkeypatch.setattr(tasks, "BigQueryHook", Hook)
     monkeypatch.setattr(tasks.audit, "inspect_batch", lambda client, settings, c, b, a, i: report)
-    return tasks.check_batch.function(contract, LOCAL, ti=FakeTI())
+    return tasks.check_batch.function(contract, LOCAL, ti=FakeTI(), **context)
 
 
 def batch_report(rows_read=100, rows_deadletter=20, lost=None, quarantined=None) -> dict:
     return {"rows_read": rows_read, "rows_loaded": rows_read - rows_deadletter, "rows_deadletter": rows_deadletter,
             "share": rows_deadletter / rows_read, "lost": lost or {}, "quarantined": quarantined or {},
+            "file_shares": {"a.csv": {"rows_read": rows_read, "rows_deadletter": rows_deadletter,
+                                      "share": rows_deadletter / rows_read}},
+            "files": {"a.csv": "loaded", **{name: "quarantined" for name in quarantined or {}}},
             "reasons": [("bad", rows_deadletter)]}
 
 
@@ -254,6 +257,41 @@ def test_check_batch_alerts_then_fails_above_a_fail_threshold(monkeypatch, sent)
     with pytest.raises(AirflowFailException, match="deadletter share 20.00% is above 10.00%"):
         run_check(monkeypatch, contract, batch_report())
     assert len(sent) == 1 and "stopped before staging" in sent[0]
+
+
+def one_bad_file_report() -> dict:
+    """2.3% of the batch deadlettered, 50% of one of its files."""
+    report = batch_report(1000, 23)
+    report["file_shares"] = {
+        "clean.csv": {"rows_read": 960, "rows_deadletter": 3, "share": 3 / 960},
+        "half_bad.csv": {"rows_read": 40, "rows_deadletter": 20, "share": 0.5},
+    }
+    report["files"] = {"clean.csv": "loaded", "half_bad.csv": "loaded"}
+    return report
+
+
+def test_check_batch_fails_when_one_file_is_above_a_fail_threshold_and_the_batch_is_not(monkeypatch, sent):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.05, on_exceed="fail")
+    with pytest.raises(AirflowFailException, match=r"in 1 file\(s\) \(batch: 2.30%\): half_bad.csv 50.00%"):
+        run_check(monkeypatch, contract, one_bad_file_report())
+    assert len(sent) == 1 and "stopped before staging" in sent[0]
+    assert "• `half_bad.csv`: 50.00% (20 of 40 rows)" in sent[0] and "batch: 2.30% (23 of 1000 rows)" in sent[0]
+    assert "clean.csv" not in sent[0]
+
+
+def test_check_batch_under_warn_alerts_on_one_file_above_the_threshold_and_goes_on(monkeypatch, sent):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.05, on_exceed="warn")
+    report = one_bad_file_report()
+    assert run_check(monkeypatch, contract, report) is report
+    assert len(sent) == 1 and "half_bad.csv" in sent[0] and "the batch goes on" in sent[0]
+
+
+def test_a_dry_run_names_the_file_above_the_threshold_and_stops_nothing(monkeypatch, sent):
+    contract = dataclasses.replace(TX, deadletter_threshold=0.05, on_exceed="fail")
+    report = one_bad_file_report()
+    assert run_check(monkeypatch, contract, report, params={"dry_run": True}) is report
+    assert len(sent) == 1 and "dry run" in sent[0]
+    assert "(share 2.30%)" in sent[0] and "• `half_bad.csv`: 50.00% (20 of 40 rows)" in sent[0]
 
 
 def test_check_batch_fails_on_lost_rows_before_any_alert(monkeypatch, sent):

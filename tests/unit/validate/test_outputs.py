@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -16,6 +17,7 @@ from feedline.validate.outputs import (
     dumps,
     merge_summaries,
     printable,
+    raw_bytes,
     summary_row,
 )
 from feedline.validate.rules import FileSummary, RowError
@@ -32,6 +34,13 @@ def test_deadletter_lines_are_dumps_of_the_deadletter_row(raw, column, reason):
     record = Record(7, raw, [])
     error = RowError(reason.split(": ", 1)[-1], column) if column else RowError(reason)
     assert DeadletterLines(STAMP)(record, error) == dumps(deadletter_row(record, error, STAMP))
+
+
+def test_raw_bytes_is_the_records_bytes_in_base64_and_printable_is_not_reversible():
+    for data in (b"a\xffb\r\n", b"Ren\\xe9e\n", b"\x00\xed\xa0\x80", b""):
+        text = data.decode("utf-8", "surrogateescape")  # as csvio reads it
+        assert base64.b64decode(raw_bytes(text)) == data
+    assert printable("Ren\udce9e") == printable("Ren\\xe9e")  # the reason raw_bytes exists
 
 
 def test_printable_shows_undecodable_bytes():

@@ -49,7 +49,8 @@ tests/unit/beam_job/test_quirks.py):
 - A row with more or fewer fields than the header: deadletter "wrong number of fields: expected N".
 - Header: columns matched by name in any order; a missing, unexpected or duplicate name
   rejects the file ("header does not match ..." / "header has duplicate column names: ...").
-- Bytes that are not UTF-8: deadletter "not valid UTF-8"; the raw line shows them as ``\\xNN``.
+- Bytes that are not UTF-8: deadletter "not valid UTF-8"; ``raw_line`` shows them as ``\\xNN``,
+  ``raw_bytes`` keeps them as they are (every deadletter row has its record's exact bytes).
 - NUL bytes: deadletter "contains a NUL byte".
 - A value longer than its column's ``max_length``: deadletter "<column>: longer than N
   characters"; a field longer than ``FIELD_SIZE_LIMIT`` (a runaway quote) rejects the file.
