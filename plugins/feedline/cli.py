@@ -111,6 +111,41 @@ def cmd_drop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def bigquery_for(settings) -> Any:
+    """The stack's emulator locally; in the cloud, BigQuery with the caller's own credentials."""
+    if settings.env == "local":
+        from feedline.local.provision import bigquery_client
+
+        return bigquery_client(settings.project)
+    from google.cloud import bigquery
+
+    return bigquery.Client(project=settings.project, location=settings.bq_location)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Reconcile the tables (audit.reconcile); exit 1 on any mismatch."""
+    from feedline.orchestrate import audit
+    from feedline.settings import from_env
+
+    if os.environ.get("FEEDLINE_ENV", "local") == "local":
+        from feedline.local.stack import StackConfig, apply_env
+
+        apply_env(StackConfig.from_env())
+    settings = from_env()
+    contracts = load_contracts(settings.contracts_dir)
+    client = bigquery_for(settings)
+    problems = 0
+    for feed in [args.feed] if args.feed else sorted(contracts):
+        result = audit.reconcile(client, settings, contracts[feed], args.batch)
+        batches = {f["batch_id"] for f in result["files"]}
+        print(f"{feed}: {len(batches)} batch(es), {len(result['files'])} file(s) checked, "
+              f"{len(result['problems'])} problem(s)")
+        for problem in result["problems"]:
+            print(f"  {problem}")
+        problems += len(result["problems"])
+    return EXIT_REJECTED if problems else EXIT_OK
+
+
 def cmd_local(args: argparse.Namespace) -> int:
     from feedline.local import stack
 
@@ -214,6 +249,11 @@ def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=1)
     generate.add_argument("--date", default="20261125")
     generate.set_defaults(func=cmd_generate)
+
+    audit = sub.add_parser("audit", help="reconcile raw, deadletter, staging and the audit (exit 1 on a mismatch)")
+    audit.add_argument("--feed", choices=feeds, help="one feed (default: all)")
+    audit.add_argument("--batch", help="one batch id (default: every batch in the audit)")
+    audit.set_defaults(func=cmd_audit)
 
     demo = sub.add_parser("demo", help="start the stack, drop the samples, run every feed's DAG on the scheduler, show results")
     demo.set_defaults(func=cmd_demo)

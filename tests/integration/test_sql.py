@@ -312,3 +312,63 @@ def test_emulator_stores_base64_loaded_into_a_bytes_column_as_text_so_bytes_load
     assert stored["b"] == base64.b64encode(data)  # BigQuery would give `data` here
     assert stored["decoded"] == data
     bq.delete_table(table)
+
+
+def test_provisioning_adds_new_nullable_columns_to_a_table_of_an_older_version(bq, settings, contracts):
+    """A stack provisioned before a column was added (deadletter.raw_bytes) keeps its rows and
+    gains the column; a new REQUIRED column is refused with what to do."""
+    import dataclasses
+
+    from feedline.local.provision import add_missing_columns, bigquery_table
+
+    spec = dataclasses.replace(tables.table_specs(contracts["customers"])["deadletter"],
+                               dataset=tables.dataset_names()["ops"], name="provision_probe")
+    old = dataclasses.replace(spec, fields=tuple(f for f in spec.fields if f["name"] != "raw_bytes"))
+    table_id = f"{settings.project}.{spec.table_id}"
+    bq.delete_table(table_id, not_found_ok=True)
+    bq.create_table(bigquery_table(settings.project, old))
+    try:
+        bq.query(f"INSERT INTO `{table_id}` (_batch_id, _source_file, _line_number, _ingested_at, raw_line, reason) "
+                 "VALUES ('b1', 'f.csv', 2, TIMESTAMP '2026-11-25 00:00:00', 'x,y', 'bad')").result()
+
+        assert add_missing_columns(bq, settings, spec) == [f"{spec.table_id}.raw_bytes"]
+        assert add_missing_columns(bq, settings, spec) == []  # once
+        assert {f.name for f in bq.get_table(table_id).schema} == set(spec.field_names())
+        assert rows(bq, f"SELECT _batch_id, raw_line, raw_bytes FROM `{table_id}`") == [
+            {"_batch_id": "b1", "raw_line": "x,y", "raw_bytes": None}
+        ]
+        required = dataclasses.replace(spec, fields=(*spec.fields, {"name": "must", "type": "STRING", "mode": "REQUIRED"}))
+        with pytest.raises(RuntimeError, match="REQUIRED column must.*feedline local wipe"):
+            add_missing_columns(bq, settings, required)
+    finally:
+        bq.delete_table(table_id, not_found_ok=True)
+
+
+def test_feedline_audit_reconciles_the_tables_and_names_each_mismatch_with_its_counts(
+    clean, bq, settings, contracts, capsys
+):
+    from feedline import cli
+
+    contract = contracts["customers"]
+    records = [customer("C1", "a@x.io", "2026-11-25T10:00:00Z", "b1", 2),
+               customer("C2", "b@x.io", "2026-11-25T10:00:00Z", "b1", 3)]
+    p = load_customers_batch(bq, settings, contract, "b1", records, rejected=("customers_20261125_v2.csv",))
+    publish_raw(bq, settings, p, "b1")
+    run(bq, settings, "record_audit.sql", p, batch_id="b1", attempt=0, dag_run_id="run-1",
+        ingested_at=INGESTED_AT, dry_run=False)
+    staged = {k: v for k, v in records[0].items() if k not in ("_batch_id", "_line_number", "_ingested_at")}
+    insert(bq, p["staging_table"], [staged])
+
+    assert cli.main(["audit", "--feed", "customers"]) == 0
+    assert "customers: 1 batch(es), 2 file(s) checked, 0 problem(s)" in capsys.readouterr().out
+
+    # a raw row gone behind the audit's back, and a key twice in staging
+    bq.query(f"DELETE FROM `{p['raw_table']}` WHERE customer_id = 'C2'").result()
+    insert(bq, p["staging_table"], [staged])
+    assert cli.main(["audit", "--feed", "customers", "--batch", "b1"]) == 1
+    out = capsys.readouterr().out
+    assert ("batch b1 file 'customers_20261125.csv': audit says read 2 = loaded 2 + deadletter 0; "
+            "the tables hold 1 raw + 0 deadletter") in out, out
+    assert "staging holds 2 rows for key customer_id='C1'" in out, out
+    assert "2 problem(s)" in out
+    assert cli.main(["audit", "--feed", "customers", "--batch", "no-such-batch"]) == 1  # staging still wrong

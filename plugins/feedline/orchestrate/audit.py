@@ -162,3 +162,44 @@ def threshold_error(contract: Contract, report: dict[str, Any]) -> str | None:
         f"deadletter share above {contract.deadletter_threshold:.2%} in {len(files)} file(s) "
         f"(batch: {report['share']:.2%}): {shown}{more}"
     )
+
+
+def reconcile(client, settings: Settings, contract: Contract, batch_id: str | None = None) -> dict[str, Any]:
+    """What ``feedline audit`` checks in the tables themselves, not the load tables: per batch
+    and file, rows read = rows in raw + rows in deadletter and equal to the audit's counts, and
+    one staging row per key. Returns {"files": [...], "duplicate_keys": [...], "problems": [...]}."""
+    from google.cloud import bigquery
+
+    identifiers = sql.template_params(settings, contract)
+    by_batch = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("batch_id", "STRING", batch_id)])
+
+    def rows(template: str, config=None) -> list[dict[str, Any]]:
+        statement = sql.render(settings, template, params=identifiers)
+        return [dict(r) for r in client.query(statement, job_config=config).result()]
+
+    files = rows("audit/reconcile_files.sql", by_batch)
+    duplicates = rows("audit/staging_duplicate_keys.sql")
+    return {"files": files, "duplicate_keys": duplicates,
+            "problems": reconciliation_problems(contract, files, duplicates)}
+
+
+def reconciliation_problems(contract: Contract, files: list[dict], duplicates: list[dict]) -> list[str]:
+    """Each mismatch in words, with the counts (pure)."""
+    problems = []
+    for f in files:
+        where = f"batch {f['batch_id']} file {f['source_file']!r}"
+        raw, deadletter = f["raw_rows"], f["deadletter_rows"]
+        if f["status"] is None:
+            problems.append(f"{where}: {raw} raw and {deadletter} deadletter rows but no audit row")
+        elif f["status"] == "quarantined":
+            if raw or deadletter:
+                problems.append(f"{where}: quarantined, yet {raw} raw and {deadletter} deadletter rows")
+        elif (f["rows_loaded"], f["rows_deadletter"]) != (raw, deadletter) or f["rows_read"] != raw + deadletter:
+            problems.append(
+                f"{where}: audit says read {f['rows_read']} = loaded {f['rows_loaded']} + deadletter "
+                f"{f['rows_deadletter']}; the tables hold {raw} raw + {deadletter} deadletter"
+            )
+    for d in duplicates:
+        key = ", ".join(f"{k}={d[k]!r}" for k in contract.key)
+        problems.append(f"staging holds {d['copies']} rows for key {key}")
+    return problems
