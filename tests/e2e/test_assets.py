@@ -100,7 +100,8 @@ def test_an_ingest_run_starts_the_consumer_of_the_staging_asset_and_a_dry_run_do
     assert [(e["uri"], e["source_dag_id"], e["source_run_id"], e["source_task_id"]) for e in upstream] == [
         (staging_uri, TRANSACTIONS, run_id, "merge_staging")
     ]
-    assert [r["dag_run_id"] for r in emitted[0]["created_dagruns"]] == [consumed["dag_run_id"]]
+    created = {e["uri"]: [(r["dag_id"], r["run_id"]) for r in e["created_dagruns"]] for e in asset_events(airflow, run_id)}
+    assert created == {staging_uri: [(CONSUMER, consumed["dag_run_id"])], view_uri: []}
 
     # What the consumer saw: the batch, and staging as the batch left it (one row per key of
     # its raw rows; the dry run's batch is audited as such and published nothing).
