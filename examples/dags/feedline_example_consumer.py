@@ -1,9 +1,9 @@
 """Example, not deployed: a downstream DAG that starts when a transactions batch is staged.
 
 Scheduled on the transactions staging table's Asset (feedline.orchestrate.assets), an outlet of
-the feed DAG's merge_staging: every batch that reaches staging starts one run (events that
-arrive while a run is queued are consumed together); a dry run or a run with nothing to claim
-starts none. Its one task reports which batches it was started for and how many rows staging
+the feed DAG's merge_staging: a batch that reaches staging starts a run (events that arrive
+before the scheduler creates it are consumed by that one run); a dry run or a run with nothing
+to claim starts none. Its one task reports which batches it was started for and how many rows staging
 holds now, where a real consumer would build its own tables.
 
 tools/bundle.py ships dags/ only, so this never reaches Composer. To try it on the local stack,

@@ -34,6 +34,8 @@ def test_the_outlets_are_exactly_the_feeds_staging_table_and_views_on_the_tasks_
     expected |= {f"refresh_{v.name}": [f"bigquery://acme-data-prod/feedline_reporting/{v.name}"] for v in contract.reporting}
     assert contract.reporting  # every shipped feed has a view: the refresh outlets are exercised
     assert outlets == expected
+    # and their events name the batch (tests/e2e/test_assets.py reads it back)
+    assert {t: dag.get_task(t)._post_execute_hook for t in outlets} == {t: assets.name_the_batch for t in outlets}
     assert [a.uri for a in assets.feed_assets(contract, SETTINGS)] == [u for uris in expected.values() for u in uris]
 
 
