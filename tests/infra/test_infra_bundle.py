@@ -48,6 +48,15 @@ def test_bundle_ships_only_the_layers_composer_imports(bundle: Path):
         )
 
 
+def test_bundle_never_ships_the_example_dags(bundle: Path):
+    # examples/dags (a downstream DAG scheduled on a feed's Assets) documents a pattern for the
+    # environment's users; deployed, it would run against production tables.
+    examples = sorted(p.name for p in (REPO / "examples" / "dags").glob("*.py"))
+    assert "feedline_example_consumer.py" in examples
+    assert [p.relative_to(bundle) for p in bundle.rglob("*") if p.name in examples] == []
+    assert not any(src.startswith("examples") for src, _ in bundle_tool.LAYOUT)
+
+
 def test_bundle_is_rebuilt_from_scratch(bundle: Path, tmp_path: Path):
     out = tmp_path / "b"
     bundle_tool.build_bundle(out)
@@ -75,6 +84,7 @@ def test_every_dag_loads_from_the_bundle_alone(bundle: Path):
     assert integrity.integrity_problems(bundle) == []
     loaded = integrity.load_bundle(bundle)
     assert {d for d in loaded["dag_ids"] if d.startswith("feedline_")} == integrity.expected_dag_ids(bundle)
+    assert "example_transactions_staged" not in loaded["dag_ids"]  # examples/dags stays out
     assert Path(loaded["feedline_origin"]).is_relative_to(bundle)
 
 

@@ -8,6 +8,7 @@ same two files, so a schema is never typed twice.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -76,8 +77,15 @@ class TableSpec:
         return [f["name"] for f in self.fields]
 
 
+def table_location(feed: str, kind: str) -> tuple[str, str]:
+    """(dataset, table) of one of a feed's tables, as tables.json names it."""
+    spec = layout()["tables"][kind]
+    return dataset_names()[spec["dataset"]], spec["name"].format(feed=feed)
+
+
 def table_spec(contract: Contract, kind: str) -> TableSpec:
     spec = layout()["tables"][kind]
+    dataset, name = table_location(contract.feed, kind)
     fields = [*_contract_fields(contract, spec["contract_columns"]), *spec["extra_columns"]]
     partition, cluster = spec["partition"], spec["cluster"]
     if partition == "contract":
@@ -88,8 +96,8 @@ def table_spec(contract: Contract, kind: str) -> TableSpec:
         partition_field, partition_type = partition["field"], partition["type"]
     return TableSpec(
         kind=kind,
-        dataset=dataset_names()[spec["dataset"]],
-        name=spec["name"].format(feed=contract.feed),
+        dataset=dataset,
+        name=name,
         description=spec["description"],
         fields=tuple({k: v for k, v in f.items()} for f in fields),
         partition_field=partition_field,
@@ -100,6 +108,35 @@ def table_spec(contract: Contract, kind: str) -> TableSpec:
 
 def table_specs(contract: Contract) -> dict[str, TableSpec]:
     return {kind: table_spec(contract, kind) for kind in TABLE_KINDS}
+
+
+# --- Airflow Assets: what a downstream DAG schedules on --------------------------------------
+# The URI form the Google provider registers for BigQuery (providers-google's asset-uris,
+# airflow.providers.google.assets.bigquery): bigquery://<project>/<dataset>/<table>. Airflow
+# checks every Asset of that scheme with the provider's sanitize_uri (a project, then exactly a
+# dataset and a table), and its OpenLineage converter maps it to namespace "bigquery", name
+# "<project>.<dataset>.<table>", the dataset the Google operators report. Strings here (this layer
+# imports no Airflow); feedline.orchestrate.assets makes them Assets.
+ASSET_SCHEME = "bigquery"
+_ASSET_PART = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def asset_uri(project: str, dataset: str, table: str) -> str:
+    """The Asset URI of a BigQuery table or view."""
+    for part in (project, dataset, table):
+        if not _ASSET_PART.match(part):
+            raise ValueError(f"{part!r} cannot be part of a BigQuery asset URI")
+    return f"{ASSET_SCHEME}://{project}/{dataset}/{table}"
+
+
+def staging_asset_uri(project: str, feed: str) -> str:
+    """The feed's staging table: updated by every batch that reaches merge_staging."""
+    return asset_uri(project, *table_location(feed, "staging"))
+
+
+def view_asset_uri(project: str, view_name: str) -> str:
+    """A reporting view (contract ``reporting``): updated by its refresh_<view> task."""
+    return asset_uri(project, dataset_names()["reporting"], view_name)
 
 
 def _contract_fields(contract: Contract, how: str) -> list[dict[str, str]]:

@@ -10,6 +10,10 @@ sql.load_tables), so runs of one feed may overlap; the Beam jobs running at once
 an Airflow pool (Settings.beam_pool). A dry run (params.RUN_PARAMS) skips the publish_*,
 merge_staging and refresh_* tasks; the audit counts its load tables instead.
 
+merge_staging has the feed's staging table as its outlet and each refresh_<view> its view
+(feedline.orchestrate.assets): a DAG scheduled on one starts when a batch has really updated it
+(a skipped task emits no asset event).
+
 Everything that talks to a service is an Airflow Google operator or a task using Airflow's
 hooks (feedline.orchestrate.tasks), with retries and a Slack notification on failure. Here:
 one small function per operator, and build_dag wiring them. Nothing here does I/O when the DAG
@@ -34,7 +38,7 @@ from airflow.sdk import DAG, AsyncCallback, BaseOperator, DeadlineAlert, Deadlin
 
 from feedline.contract import naming, tables
 from feedline.contract.model import Contract, load_contracts
-from feedline.orchestrate import alerts, dataflow, events, sql, tasks
+from feedline.orchestrate import alerts, assets, dataflow, events, sql, tasks
 from feedline.orchestrate.params import RUN_PARAMS, skip_in_dry_run
 from feedline.orchestrate.tasks import GCP_CONN_ID
 from feedline.settings import Settings, from_env
@@ -296,8 +300,9 @@ def record_audit(settings: Settings, identifiers: dict[str, Any]) -> BaseOperato
     )
 
 
-def merge_staging(settings: Settings, identifiers: dict[str, Any]) -> BaseOperator:
-    """A partitioned feed's MERGE touches only the days check_batch found in the batch."""
+def merge_staging(contract: Contract, settings: Settings, identifiers: dict[str, Any]) -> BaseOperator:
+    """A partitioned feed's MERGE touches only the days check_batch found in the batch; its
+    success is the staging table's asset event."""
     parameters = list(BATCH_PARAMETERS)
     if identifiers["partition_day"]:
         parameters += [
@@ -305,7 +310,8 @@ def merge_staging(settings: Settings, identifiers: dict[str, Any]) -> BaseOperat
             for name in ("partition_min", "partition_max")
         ]
     return query(settings, identifiers, "merge_staging", "merge_staging.sql", parameters,
-                 task_kwargs={"pre_execute": skip_in_dry_run})
+                 task_kwargs={"pre_execute": skip_in_dry_run, "post_execute": assets.name_the_batch,
+                              "outlets": [assets.staging_asset(contract.feed, settings)]})
 
 
 def refresh_views(contract: Contract, settings: Settings) -> list[BaseOperator]:
@@ -315,6 +321,8 @@ def refresh_views(contract: Contract, settings: Settings) -> list[BaseOperator]:
             f"refresh_{view.name}",
             sql.query_job(sql.refresh_statement(sql.reporting_view_ref(settings, view)), []),
             retries=4,
+            outlets=[assets.view_asset(view, settings)],
+            post_execute=assets.name_the_batch,
         )
         for view in contract.reporting
     ]
@@ -341,7 +349,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
         chain(wait, claim, clear_outputs(contract, settings), validate_rows(settings, claim["launch"]), loads)
         cross_downstream(loads, publishes)
         cross_downstream(loads, [audited])  # the audit needs the loads, even when publishing is skipped
-        chain(publishes, audited, checked, merge_staging(settings, identifiers),
+        chain(publishes, audited, checked, merge_staging(contract, settings, identifiers),
               *([refreshes] if refreshes else []), settled, tasks.drop_load_tables(contract, settings))
     return dag
 
