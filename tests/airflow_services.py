@@ -195,7 +195,7 @@ def trigger_function(airflow: Airflow, port: int, log: Path):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"functions-framework did not start; see {log}")
+                    raise RuntimeError(f"functions-framework did not start; see {log}") from None
                 time.sleep(0.3)
         yield f"http://127.0.0.1:{port}/"
     finally:

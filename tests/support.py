@@ -74,3 +74,18 @@ def push_body(name: str, generation: str, bucket: str = "feedline-landing", even
         },
         "subscription": "projects/feedline-local/subscriptions/feedline-local-landing-events-push",
     }
+
+
+def contracts_dir(tmp_path, **changes: dict) -> str:
+    """The repository's contracts with some fields changed, by feed (tables stay the same)."""
+    import yaml
+
+    from feedline.contract.model import REPOSITORY_CONTRACTS_DIR
+
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    for path in REPOSITORY_CONTRACTS_DIR.glob("*.yaml"):
+        raw = yaml.safe_load(path.read_text())
+        raw.update(changes.get(raw["feed"], {}))
+        (folder / path.name).write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(folder)

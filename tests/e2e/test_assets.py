@@ -17,9 +17,7 @@ from feedline.contract import naming, tables
 from feedline.orchestrate import sql
 from feedline.settings import REPO_ROOT
 from airflow_services import Airflow, airflow_services, free_port
-from support import reset, rows
-
-from .test_scheduler import contracts_dir
+from support import contracts_dir, reset, rows
 
 pytestmark = pytest.mark.airflow
 TRANSACTIONS = naming.dag_id("transactions")

@@ -12,29 +12,16 @@ import time
 from datetime import datetime
 
 import pytest
-import yaml
 
-from feedline.contract.model import REPOSITORY_CONTRACTS_DIR
 from feedline.local import stack
 from feedline.local.slack_receiver import read_alerts
 from feedline.orchestrate import sql
 from feedline.settings import REPO_ROOT
 from airflow_services import airflow_services, free_port
-from support import reset, rows
+from support import contracts_dir, reset, rows
 
 pytestmark = pytest.mark.airflow
 SAMPLES = REPO_ROOT / "samples"
-
-def contracts_dir(tmp_path, **changes: dict) -> str:
-    """The repository's contracts with some fields changed, by feed (tables stay the same)."""
-    folder = tmp_path / "contracts"
-    folder.mkdir()
-    for path in REPOSITORY_CONTRACTS_DIR.glob("*.yaml"):
-        raw = yaml.safe_load(path.read_text())
-        raw.update(changes.get(raw["feed"], {}))
-        (folder / path.name).write_text(yaml.safe_dump(raw, sort_keys=False))
-    return str(folder)
-
 
 def deadline_alerts(local_stack, feed: str) -> list[dict]:
     return [a for a in read_alerts(local_stack.alerts_file)
