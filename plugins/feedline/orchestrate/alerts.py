@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Iterable
 
 # Rendered by Airflow for every failed task (SlackWebhookNotifier's text is a template).
@@ -24,9 +25,17 @@ def deadline_text(feed: str, minutes: float) -> str:
     )
 
 
+def shown(name: str) -> str:
+    """A file name in a message: as code, or JSON-quoted when it holds what would break the
+    message (a backtick ends Slack's code span; control characters), so it reads exactly."""
+    if "`" in name or not name.isprintable():
+        return json.dumps(name, ensure_ascii=False)
+    return f"`{name}`"
+
+
 def quarantine_text(feed: str, batch_id: str, quarantined: dict[str, str]) -> str:
     lines = [f":warning: Feedline *{feed}*: {len(quarantined)} file(s) quarantined in batch `{batch_id}`:"]
-    lines += [f"• `{name}`: {reason}" for name, reason in sorted(quarantined.items())]
+    lines += [f"• {shown(name)}: {reason}" for name, reason in sorted(quarantined.items())]
     return "\n".join(lines)
 
 
