@@ -167,8 +167,8 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
         raise fail("file_pattern", "missing")
     try:
         compiled = compile_file_pattern(file_pattern)
-    except re.error as exc:
-        # An inline (?u) ends here too: "ASCII and UNICODE flags are incompatible".
+    except (re.error, ValueError) as exc:
+        # An inline (?u) ends here too (ValueError: "ASCII and UNICODE flags are incompatible").
         raise fail("file_pattern", f"not a valid regular expression with ASCII matching (re.ASCII): {exc}") from exc
     digits = non_ascii_digits(file_pattern)
     if digits:
