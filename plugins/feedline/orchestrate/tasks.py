@@ -192,7 +192,10 @@ def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, 
     return report
 
 
-@task
+# Returns name -> place: one XCom. TaskFlow infers multiple_outputs from a ``dict`` return
+# annotation, which would make each file name an XCom key in an Execution API URL (a non-latin-1
+# name fails the task after its files were settled).
+@task(multiple_outputs=False)
 def settle_files(contract: Contract, settings: Settings, claim_data: dict, report: dict, **context) -> dict[str, str]:
     """Archive accepted files; quarantine rejected ones with their reason. A dry run only
     removes its copies (the files are still in landing)."""
