@@ -154,3 +154,50 @@ def test_a_run_asking_for_files_another_batch_took_learns_which_batch(landing, g
     # a retried claim of the batch reports the same and never names itself
     assert claims.claim_files(gcs, settings, contract, "event2", only_files=["customers_20261129.csv",
                                                                              "customers_20261125.csv"]).taken == mixed.taken
+
+
+def test_objects_sharing_a_base_name_are_all_quarantined_by_path_and_a_lone_sub_folder_file_is_claimed(
+    landing, gcs, settings, contracts
+):
+    contract = contracts["customers"]
+    for name, text in (("customers/a/customers_20261127_same.csv", "from a\n"),
+                       ("customers/b/customers_20261127_same.csv", "from b\n"),
+                       ("customers/sub/customers_20261128.csv", "alone\n")):
+        landing.blob(name).upload_from_string(text)
+    claim = claims.claim_files(gcs, settings, contract, "b1")
+    assert [f.name for f in claim.files] == ["customers_20261125.csv", "customers_20261126_b.csv", "customers_20261128.csv"]
+    same = ["customers/a/customers_20261127_same.csv", "customers/b/customers_20261127_same.csv"]
+    assert sorted(claim.misnamed) == [*same, "customers/notes.txt"]
+    for obj in same:
+        assert all(repr(o) in claim.misnamed[obj] for o in same) and "share the file name" in claim.misnamed[obj]
+    # each colliding object whole, under its own path, with its reason and its landing name
+    held = {b.name: b for b in gcs.list_blobs(settings.quarantine_bucket)}
+    assert sorted(held) == ["customers/b1/a/customers_20261127_same.csv", "customers/b1/b/customers_20261127_same.csv",
+                            "customers/b1/notes.txt"]
+    assert gcs.bucket(settings.quarantine_bucket).blob("customers/b1/b/customers_20261127_same.csv").download_as_text() == "from b\n"
+    assert held["customers/b1/a/customers_20261127_same.csv"].metadata[claims.LANDING_KEY] == same[0]
+    assert names(gcs, settings.landing_bucket, "customers/") == []
+    # a retried claim task: the same files, nothing moved again
+    again = claims.claim_files(gcs, settings, contract, "b1")
+    assert again.files == claim.files and again.misnamed == {}
+    assert sorted(b.name for b in gcs.list_blobs(settings.quarantine_bucket)) == sorted(held)
+
+
+def test_no_copy_overwrites_an_object(landing, gcs, settings, contracts):
+    contract = contracts["customers"]
+    claim = claims.claim_files(gcs, settings, contract, "b3")
+    taken = gcs.bucket(settings.quarantine_bucket).blob("customers/b3/customers_20261126_b.csv")
+    taken.upload_from_string("someone else's object")
+    with pytest.raises(claims.NameClash, match="already exists: not overwritten"):
+        claims.settle_files(gcs, settings, contract, claim, {"customers_20261126_b.csv": "bad header"})
+    assert taken.download_as_text() == "someone else's object"
+    assert "processing/customers/b3/customers_20261126_b.csv" in names(gcs, settings.landing_bucket)  # still held
+
+
+def test_the_emulator_ignores_generation_preconditions(landing, gcs, settings):
+    """Why claims._copy_new looks for the destination before its if_generation_match=0 copy:
+    GCS refuses that copy onto an existing object (412), the local emulator overwrites. When
+    this fails, the emulator honours preconditions and the look-first can go."""
+    source, dest = landing.blob("customers/customers_20261125.csv"), "customers/customers_20261126_b.csv"
+    landing.copy_blob(source, landing, dest, if_generation_match=0)
+    assert landing.blob(dest).download_as_text() == "content of customers/customers_20261125.csv\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import io
 import os
 import subprocess
@@ -269,3 +270,75 @@ def test_one_half_bad_file_among_clean_ones_is_named_in_the_alert_and_its_reject
     assert rows(bq, f"SELECT COUNT(*) AS n FROM `{p['staging_table']}` WHERE _source_file = @f",
                 f="customers_20261201_half.csv") == [{"n": 20}]
     assert len([n for n in names_in(gcs, settings.archive_bucket) if n.endswith("_half.csv")]) == 1
+
+
+# One customers run with every kind of name a drop can carry (issue 9). Each object ends loaded
+# (its rows in staging) or quarantined (its object in quarantine with the reason, an audit row,
+# a Slack alert); none is overwritten or lost. Object -> what it must end as.
+DEEP = "/".join(["d" * 200] * 4)  # the emulator stores each path segment as a file: <= 255 bytes
+HOSTILE = {
+    "customers_20261201.csv": "loaded",
+    "a/customers_20261201_same.csv": "collision",  # share a base name: both quarantined
+    "b/customers_20261201_same.csv": "collision",
+    "sub/customers_20261202.csv": "loaded",  # alone under a sub-folder
+    "customers_٢٠٢٦١٢٠١_x.csv": "misnamed",  # Arabic-Indic digits
+    "customers_20261201_a b 'q' \"d\".csv": "misnamed",
+    "customers_20261201_`x`; DROP TABLE t; --.csv": "misnamed",
+    "customers_20261201_😀é.csv": "misnamed",
+    "customers_20261201_..x.csv": "loaded",  # ".." inside a name the pattern allows
+    f"{DEEP}/customers_20261203_{'l' * 150}.csv": "loaded",  # a ~990-byte object name
+    f"{'é' * 100}/{'é' * 100}/{'é' * 100}/{'é' * 100}/notes 😀.txt": "misnamed",  # quarantine name too long to keep
+}
+
+
+def test_hostile_names_end_loaded_or_quarantined_with_a_reason(clean, local_stack, settings, contracts, gcs, bq):
+    import urllib.parse
+
+    from feedline.storage import claims
+
+    contract = contracts["customers"]
+    p = sql.template_params(settings, contract)
+    data = {rel: generate("customers", 30, 0.1, seed=i, day=date(2026, 12, 1)) for i, rel in enumerate(HOSTILE)}
+    for rel in HOSTILE:
+        drop(gcs, settings, "customers", rel, data[rel])
+    alerts_before = len(read_alerts(local_stack.alerts_file))
+
+    log = dags_test(local_stack, "customers", "2026-12-01T00:00:00+00:00")
+    assert log.rstrip().endswith("state=success"), log[-3000:]
+
+    loaded = sorted(rel.rsplit("/", 1)[-1] for rel, end in HOSTILE.items() if end == "loaded")
+    quarantined = sorted(rel for rel, end in HOSTILE.items() if end != "loaded")
+    audit = rows(bq, f"SELECT source_file, status, reason FROM `{p['audit_table']}`")
+    assert sorted(a["source_file"] for a in audit if a["status"] == "loaded") == loaded
+    reasons = {a["source_file"]: a["reason"] for a in audit if a["status"] == "quarantined"}
+    assert sorted(reasons) == quarantined
+    same = ["customers/a/customers_20261201_same.csv", "customers/b/customers_20261201_same.csv"]
+    for rel, end in HOSTILE.items():
+        if end == "collision":
+            assert all(repr(o) in reasons[rel] for o in same) and "share the file name" in reasons[rel], reasons[rel]
+        elif end == "misnamed":
+            assert "does not match the customers contract pattern" in reasons[rel]
+
+    # loaded files: every valid row in raw under its own name, staging one row per key
+    valid = {name: expected_from_file(contract, data[rel])[0] for rel in HOSTILE if (name := rel.rsplit("/", 1)[-1]) in loaded}
+    raw = rows(bq, f"SELECT _source_file, COUNT(*) AS n FROM `{p['raw_table']}` GROUP BY _source_file")
+    assert {r["_source_file"]: r["n"] for r in raw} == {name: len(v) for name, v in valid.items()}
+    keys = {v["customer_id"] for vs in valid.values() for v in vs}
+    assert rows(bq, f"SELECT COUNT(*) AS n, COUNT(DISTINCT customer_id) AS k FROM `{p['staging_table']}`") == [
+        {"n": len(keys), "k": len(keys)}]
+
+    # quarantined objects: each in quarantine, whole, with its reason and its landing name
+    held = {urllib.parse.unquote(b.metadata[claims.LANDING_KEY]): b for b in gcs.list_blobs(settings.quarantine_bucket)}
+    assert sorted(held) == sorted(f"customers/{rel}" for rel in quarantined)
+    for rel in quarantined:
+        blob = held[f"customers/{rel}"]
+        # by name: the emulator's mediaLink leaves ';' unquoted (its download of the listed blob 404s)
+        assert gcs.bucket(settings.quarantine_bucket).blob(blob.name).download_as_bytes() == data[rel]
+        assert blob.metadata[claims.REASON_KEY] == claims.metadata_text(reasons[rel])
+    assert [b.name for b in gcs.list_blobs(settings.landing_bucket)] == []  # nothing left behind
+    assert len(list(gcs.list_blobs(settings.archive_bucket))) == len(loaded)
+
+    texts = [a["payload"]["text"] for a in read_alerts(local_stack.alerts_file)[alerts_before:]]
+    claim_alert = next(t for t in texts if "quarantined" in t and "share the file name" in t)
+    for rel in quarantined:
+        assert rel in claim_alert or json.dumps(rel, ensure_ascii=False) in claim_alert, rel

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ TYPES = ("STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "DATE", "TIMESTAMP")
 NAMED_CHECKS = ("email",)
 ON_EXCEED = ("warn", "fail")
 GRANULARITIES = ("DAY", "MONTH")
+# A file's date as its name carries it (archive folders, backfills): eight ASCII digits.
+FILE_DATE = re.compile(r"[0-9]{8}", re.ASCII)
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FEED_NAME = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 # Folders of the landing bucket that are not feeds: a feed of that name would sweep them.
@@ -93,12 +96,26 @@ class Contract:
         return next(c for c in self.columns if c.name == name)
 
     def matches_file_name(self, name: str) -> bool:
-        return re.match(self.file_pattern, os.path.basename(name)) is not None
+        return self.file_date(name) is not None
 
     def file_date(self, name: str) -> str | None:
-        """The YYYYMMDD date a file name carries, or None when the name does not match."""
-        match = re.match(self.file_pattern, os.path.basename(name))
-        return match.group("date") if match else None
+        """The YYYYMMDD date a file name carries, or None when the name does not match. A date
+        group that is not eight ASCII digits does not match either, whatever the pattern."""
+        match = compile_file_pattern(self.file_pattern).match(os.path.basename(name))
+        date = match.group("date") if match else None
+        return date if date is not None and FILE_DATE.fullmatch(date) else None
+
+
+def compile_file_pattern(pattern: str) -> re.Pattern:
+    """A contract's file-name pattern as every caller matches it: ``re.ASCII``, so ``\\d`` and
+    ``\\w`` accept ASCII only (Python's default accepts every Unicode digit: a name with
+    Arabic-Indic digits would match and its date would name no archive folder a backfill finds)."""
+    return re.compile(pattern, re.ASCII)
+
+
+def non_ascii_digits(pattern: str) -> list[str]:
+    """Digits other than 0-9 written in a pattern (literally or in a class range)."""
+    return sorted({ch for ch in pattern if not ch.isascii() and unicodedata.category(ch) == "Nd"})
 
 
 def load_contracts(directory: Path | str = REPOSITORY_CONTRACTS_DIR) -> dict[str, Contract]:
@@ -149,9 +166,13 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
     if not isinstance(file_pattern, str):
         raise fail("file_pattern", "missing")
     try:
-        compiled = re.compile(file_pattern)
-    except re.error as exc:
-        raise fail("file_pattern", f"not a valid regular expression: {exc}") from exc
+        compiled = compile_file_pattern(file_pattern)
+    except (re.error, ValueError) as exc:
+        # An inline (?u) ends here too (ValueError: "ASCII and UNICODE flags are incompatible").
+        raise fail("file_pattern", f"not a valid regular expression with ASCII matching (re.ASCII): {exc}") from exc
+    digits = non_ascii_digits(file_pattern)
+    if digits:
+        raise fail("file_pattern", f"file names match ASCII digits only; the pattern has other digits: {digits}")
     if "date" not in compiled.groupindex:
         raise fail("file_pattern", "must capture the file's date as (?P<date>...)")
     if not file_pattern.startswith("^") or not file_pattern.endswith("$"):

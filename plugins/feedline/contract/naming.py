@@ -53,8 +53,47 @@ def archive_date_prefix(feed: str, file_date: str) -> str:
     return f"{feed}/date={file_date}/"
 
 
-def quarantine_name(feed: str, batch_id: str, file_name: str) -> str:
-    return f"{feed}/{batch_id}/{file_name}"
+# GCS refuses object names longer than this (bytes of UTF-8).
+MAX_OBJECT_NAME_BYTES = 1024
+# Path segments GCS stores as they are but tools resolve (gsutil, gcsfuse, local copies) and the
+# local GCS emulator refuses: a quarantine name never keeps them.
+UNSAFE_SEGMENTS = ("", ".", "..")
+
+
+def relative_name(feed: str, object_name: str) -> str:
+    """A landing object's name below its feed's prefix (keeps sub-folders: ``a/x.csv``)."""
+    return object_name.removeprefix(landing_prefix(feed))
+
+
+def longest_file_name(feed: str, batch_id: str) -> int:
+    """The longest file name (bytes) a batch can claim: its processing and archive names, the
+    longest places it goes, must stay within GCS's limit."""
+    longest_prefix = max(
+        len(processing_prefix(feed, batch_id).encode()),
+        len(archive_name(feed, "YYYYMMDD", batch_id, "").encode()),
+    )
+    return MAX_OBJECT_NAME_BYTES - longest_prefix
+
+
+def quarantine_name(feed: str, batch_id: str, relative: str) -> str:
+    """Where a batch quarantines an object: its path below the feed's landing prefix, kept, so
+    two objects of one claim never share a quarantine name (``a/x.csv``, ``b/x.csv``). A path
+    too long for GCS or with a segment tools resolve (``..``) becomes a digest of the whole path
+    and the end of its base name: still one name per object (the object keeps its landing name
+    in its metadata)."""
+    prefix = f"{feed}/{batch_id}/"
+    name = prefix + relative
+    if len(name.encode()) <= MAX_OBJECT_NAME_BYTES and not set(relative.split("/")) & set(UNSAFE_SEGMENTS):
+        return name
+    digest = hashlib.sha256(relative.encode()).hexdigest()[:32]
+    room = MAX_OBJECT_NAME_BYTES - len(prefix.encode()) - len(digest) - 1
+    return f"{prefix}{digest}_{_tail_bytes(file_name(relative), room)}"
+
+
+def _tail_bytes(text: str, limit: int) -> str:
+    """The end of ``text`` within ``limit`` bytes of UTF-8, never cutting a character."""
+    data = text.encode()[-limit:] if limit > 0 else b""
+    return data.decode(errors="ignore")
 
 
 def file_name(object_name: str) -> str:

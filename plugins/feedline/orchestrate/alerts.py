@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 # Files named one by one in a threshold alert; the rest are counted (Slack truncates long texts).
 MAX_FILES_LISTED = 20
 
@@ -25,9 +27,17 @@ def deadline_text(feed: str, minutes: float) -> str:
     )
 
 
+def shown(name: str) -> str:
+    """A file name in a message: as code, or JSON-quoted when it holds what would break the
+    message (a backtick ends Slack's code span; control characters), so it reads exactly."""
+    if "`" in name or not name.isprintable():
+        return json.dumps(name, ensure_ascii=False)
+    return f"`{name}`"
+
+
 def quarantine_text(feed: str, batch_id: str, quarantined: dict[str, str]) -> str:
     lines = [f":warning: Feedline *{feed}*: {len(quarantined)} file(s) quarantined in batch `{batch_id}`:"]
-    lines += [f"• `{name}`: {reason}" for name, reason in sorted(quarantined.items())]
+    lines += [f"• {shown(name)}: {reason}" for name, reason in sorted(quarantined.items())]
     return "\n".join(lines)
 
 
@@ -38,7 +48,7 @@ def rows_share(counts: dict) -> str:
 
 def file_share_lines(files_above: dict[str, dict]) -> list[str]:
     """One bullet per file above the threshold, in the order given, at most MAX_FILES_LISTED."""
-    lines = [f"• `{name}`: {rows_share(counts)}" for name, counts in list(files_above.items())[:MAX_FILES_LISTED]]
+    lines = [f"• {shown(name)}: {rows_share(counts)}" for name, counts in list(files_above.items())[:MAX_FILES_LISTED]]
     if len(files_above) > MAX_FILES_LISTED:
         lines.append(f"• … and {len(files_above) - MAX_FILES_LISTED} more file(s)")
     return lines

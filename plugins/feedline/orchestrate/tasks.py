@@ -87,6 +87,35 @@ def launch_options(settings: Settings, contract: Contract, batch_id: str, ingest
     return launch.flex_template_body(settings, spec)
 
 
+def bigquery_client(settings: Settings):
+    return BigQueryHook(gcp_conn_id=GCP_CONN_ID, use_legacy_sql=False).get_client(
+        project_id=settings.project, location=settings.bq_location
+    )
+
+
+CLAIM_QUARANTINE_SQL = "audit/record_claim_quarantine.sql"
+
+
+def record_claim_quarantine(
+    client, settings: Settings, contract: Contract, batch_id: str, attempt: int, dag_run_id: str,
+    quarantined: dict[str, str], dry_run: bool,
+) -> None:
+    """An audit row for each landing object the claim quarantined (path below the feed's
+    prefix -> reason): the audit accounts for every object, also those no Beam job read.
+    Every value, the object's name included, is a query parameter."""
+    from google.cloud import bigquery
+
+    statement = sql.render(settings, CLAIM_QUARANTINE_SQL, params=sql.template_params(settings, contract))
+    scalar = bigquery.ScalarQueryParameter
+    for source_file, reason in sorted(quarantined.items()):
+        config = bigquery.QueryJobConfig(query_parameters=[
+            scalar("batch_id", "STRING", batch_id), scalar("attempt", "INT64", attempt),
+            scalar("dag_run_id", "STRING", dag_run_id), scalar("source_file", "STRING", source_file),
+            scalar("reason", "STRING", reason), scalar("dry_run", "BOOL", dry_run),
+        ])
+        client.query(statement, job_config=config).result()
+
+
 @task.branch
 def choose_source(contract: Contract, settings: Settings, **context) -> str:
     """Sweep the landing prefix (wait), or go straight to claiming: files named in the run's
@@ -117,7 +146,12 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
         copy_only=params.flag(run_params, "dry_run"),
     )
     if claim.misnamed:
-        send_slack(settings, alerts.quarantine_text(feed, batch_id, claim.misnamed))
+        quarantined = {naming.relative_name(feed, obj): reason for obj, reason in claim.misnamed.items()}
+        record_claim_quarantine(
+            bigquery_client(settings), settings, contract, batch_id, claim.attempt, dag_run.run_id, quarantined,
+            params.flag(run_params, "dry_run"),
+        )
+        send_slack(settings, alerts.quarantine_text(feed, batch_id, quarantined))
     taken = alerts.taken_text(feed, claim.taken_batches()) if claim.taken else None
     if taken:
         log.warning("%s", taken)
@@ -162,7 +196,10 @@ def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, 
     return report
 
 
-@task
+# Returns name -> place: one XCom. TaskFlow infers multiple_outputs from a ``dict`` return
+# annotation, which would make each file name an XCom key in an Execution API URL (a non-latin-1
+# name fails the task after its files were settled).
+@task(multiple_outputs=False)
 def settle_files(contract: Contract, settings: Settings, claim_data: dict, report: dict, **context) -> dict[str, str]:
     """Archive accepted files; quarantine rejected ones with their reason. A dry run only
     removes its copies (the files are still in landing)."""

@@ -13,12 +13,21 @@ wins and the other drops its copy. Every step is safe to retry:
 - settle: moves each file to the archive (accepted) or to quarantine (rejected, with the reason
   in the object's metadata) and records that in the manifest.
 
+Nothing is overwritten: a batch's processing prefix is flat (the Beam job and the audit know a
+file by its base name), so objects of one claim that share a base name (``a/x.csv`` and
+``b/x.csv`` under the feed's prefix) are all quarantined, with a reason naming each of them;
+quarantine names keep each object's path below the feed's prefix, so they cannot clash either.
+Every copy asks GCS to refuse an existing destination (``if_generation_match=0``); the local
+emulator ignores preconditions, so the destination is also looked for first.
+
 Works on a ``google.cloud.storage.Client`` (from Airflow's GCSHook in the DAG).
 """
 
 from __future__ import annotations
 
+import collections
 import json
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 
 from google.api_core.exceptions import NotFound, PreconditionFailed
@@ -30,6 +39,14 @@ from feedline.settings import Settings
 
 ORIGIN_KEY = "feedline-origin"
 REASON_KEY = "feedline-quarantine-reason"
+# The landing object a claim quarantined, percent-encoded (exact, and ASCII: see metadata_text).
+LANDING_KEY = "feedline-landing-object"
+# GCS allows 8 KiB of custom metadata per object; a reason naming many objects is cut here.
+MAX_REASON_CHARS = 2048
+
+
+class NameClash(RuntimeError):
+    """A copy whose destination already holds an object: refused, nothing is overwritten."""
 
 
 @dataclass
@@ -44,7 +61,8 @@ class ClaimedFile:
 class Claim:
     batch_id: str
     files: list[ClaimedFile] = field(default_factory=list)
-    misnamed: dict[str, str] = field(default_factory=dict)  # object -> quarantine reason
+    # Landing objects this claim quarantined (misnamed, colliding, name too long) -> reason
+    misnamed: dict[str, str] = field(default_factory=dict)
     attempt: int = 0  # 0 for the batch's first run, +1 for each re-run of the batch
     # Requested files no longer in landing: name -> where they went (gs:// places, batch in the path)
     taken: dict[str, list[str]] = field(default_factory=dict)
@@ -86,13 +104,32 @@ def _write_manifest(client, settings: Settings, contract: Contract, batch_id: st
     blob.upload_from_string(json.dumps(manifest, indent=2, sort_keys=True), content_type="application/json")
 
 
+def metadata_text(text: str) -> str:
+    """A metadata value as GCS returns it on downloads too (``x-goog-meta-*`` headers, latin-1
+    only; the local emulator's download fails outright on anything else): non-ASCII escaped."""
+    return text[:MAX_REASON_CHARS].encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _copy_new(client, source: storage.Blob, dest_bucket: str, dest_name: str, **source_precondition) -> storage.Blob:
+    """Copy to a name that must not exist: NameClash rather than overwrite an object."""
+    dest = client.bucket(dest_bucket)
+    if dest.blob(dest_name).exists():  # the emulator ignores if_generation_match
+        raise NameClash(f"gs://{dest_bucket}/{dest_name} already exists: not overwritten by {source.name}")
+    try:
+        return client.bucket(source.bucket.name).copy_blob(
+            source, dest, dest_name, if_generation_match=0, **source_precondition
+        )
+    except PreconditionFailed:
+        if dest.blob(dest_name).exists():  # created meanwhile: GCS refused to overwrite it
+            raise NameClash(f"gs://{dest_bucket}/{dest_name} already exists: not overwritten by {source.name}") from None
+        raise  # the source changed: the caller decides
+
+
 def _move(client, source: storage.Blob, dest_bucket: str, dest_name: str, metadata: dict) -> bool:
     """Copy then delete the source if it is unchanged; False when another run took it first."""
     try:
         source.reload()
-        copy = client.bucket(source.bucket.name).copy_blob(
-            source, client.bucket(dest_bucket), dest_name, if_source_generation_match=source.generation
-        )
+        copy = _copy_new(client, source, dest_bucket, dest_name, if_source_generation_match=source.generation)
     except (NotFound, PreconditionFailed):
         return False
     copy.metadata = {**(copy.metadata or {}), **metadata}
@@ -189,29 +226,75 @@ def locate_files(
     return places
 
 
+def collisions(object_names: list[str]) -> dict[str, list[str]]:
+    """Objects that would land on one name in a batch's flat processing prefix: base name ->
+    every object with it (sorted), for base names shared by more than one. Pure."""
+    by_name = collections.defaultdict(list)
+    for object_name in object_names:
+        by_name[naming.file_name(object_name)].append(object_name)
+    return {name: sorted(objects) for name, objects in sorted(by_name.items()) if len(objects) > 1}
+
+
+def collision_reason(name: str, objects: list[str]) -> str:
+    return (
+        f"{len(objects)} objects of this claim share the file name {name!r} ({', '.join(map(repr, objects))}): "
+        "one would overwrite the other in the batch, so all are quarantined; drop them again under distinct names"
+    )
+
+
+def too_long_reason(name: str, limit: int) -> str:
+    return (
+        f"file name is {len(name.encode())} bytes; with the batch's folders it would pass GCS's "
+        f"{naming.MAX_OBJECT_NAME_BYTES}-byte object name limit (at most {limit} bytes)"
+    )
+
+
+def _quarantine_from_landing(client, settings, contract, batch_id, blob, reason: str) -> bool:
+    dest = naming.quarantine_name(contract.feed, batch_id, naming.relative_name(contract.feed, blob.name))
+    metadata = {REASON_KEY: metadata_text(reason), LANDING_KEY: urllib.parse.quote(blob.name, safe="/")}
+    return _move(client, blob, settings.quarantine_bucket, dest, metadata)
+
+
 def _move_from_landing(client, settings, contract, batch_id, only_files, file_date, copy_only=False) -> dict[str, str]:
+    """Landing -> the batch's processing prefix, or quarantine with a reason: misnamed, a name
+    too long, or a base name shared with another object of the claim (never overwritten).
+    Returns the quarantined objects -> reason (a dry run moves none, and reports them)."""
     landing = client.bucket(settings.landing_bucket)
     processing = naming.processing_prefix(contract.feed, batch_id)
     wanted = {naming.file_name(f) for f in only_files} if only_files else None
-    misnamed: dict[str, str] = {}
+    longest = naming.longest_file_name(contract.feed, batch_id)
+    rejected: dict[str, tuple[storage.Blob, str]] = {}
+    taken: list[storage.Blob] = []
     for blob in client.list_blobs(landing, prefix=naming.landing_prefix(contract.feed)):
         name = naming.file_name(blob.name)
         if not _is_file(blob.name) or (wanted is not None and name not in wanted):
             continue
         if not contract.matches_file_name(name):
-            reason = f"file name does not match the {contract.feed} contract pattern {contract.file_pattern}"
-            dest = naming.quarantine_name(contract.feed, batch_id, name)
-            if copy_only or _move(client, blob, settings.quarantine_bucket, dest, {REASON_KEY: reason}):
-                misnamed[blob.name] = reason
+            rejected[blob.name] = blob, f"file name does not match the {contract.feed} contract pattern {contract.file_pattern}"
+        elif file_date and contract.file_date(name) != file_date:
             continue
-        if file_date and contract.file_date(name) != file_date:
+        elif len(name.encode()) > longest:
+            rejected[blob.name] = blob, too_long_reason(name, longest)
+        else:
+            taken.append(blob)
+    clashing = collisions([b.name for b in taken])
+    for objects in clashing.values():
+        for object_name in objects:
+            blob = next(b for b in taken if b.name == object_name)
+            rejected[object_name] = blob, collision_reason(naming.file_name(object_name), objects)
+    misnamed: dict[str, str] = {}
+    for object_name, (blob, reason) in sorted(rejected.items()):
+        if copy_only or _quarantine_from_landing(client, settings, contract, batch_id, blob, reason):
+            misnamed[object_name] = reason
+    for blob in taken:
+        if blob.name in rejected:
             continue
         if copy_only:
-            copy = landing.copy_blob(blob, landing, processing + name)
+            copy = _copy_new(client, blob, settings.landing_bucket, processing + naming.file_name(blob.name))
             copy.metadata = {ORIGIN_KEY: "landing"}
             copy.patch()
         else:
-            _move(client, blob, settings.landing_bucket, processing + name, {ORIGIN_KEY: "landing"})
+            _move(client, blob, settings.landing_bucket, processing + naming.file_name(blob.name), {ORIGIN_KEY: "landing"})
     return misnamed
 
 
@@ -226,7 +309,7 @@ def _copy_from_archive(client, settings, contract, file_date, processing) -> Non
         if _is_file(blob.name) and (name not in latest or blob.updated > latest[name].updated):
             latest[name] = blob
     for name, blob in latest.items():
-        copy = archive.copy_blob(blob, client.bucket(settings.landing_bucket), processing + name)
+        copy = _copy_new(client, blob, settings.landing_bucket, processing + name)
         copy.metadata = {ORIGIN_KEY: "archive"}
         copy.patch()
 
@@ -239,7 +322,7 @@ def _take_back(client, settings, manifest: dict, processing: str) -> None:
             continue
         bucket, _, object_name = location.removeprefix("gs://").partition("/")
         source = client.bucket(bucket).blob(object_name)
-        copy = client.bucket(bucket).copy_blob(source, client.bucket(settings.landing_bucket), processing + name)
+        copy = _copy_new(client, source, settings.landing_bucket, processing + name)
         copy.metadata = {ORIGIN_KEY: "rerun"}
         copy.patch()
 
@@ -262,18 +345,24 @@ def settle_files(
             continue
         if f.name in rejected:
             bucket, dest = settings.quarantine_bucket, naming.quarantine_name(contract.feed, claim.batch_id, f.name)
-            metadata = {REASON_KEY: rejected[f.name][:1024]}
+            metadata = {REASON_KEY: metadata_text(rejected[f.name])}
         else:
             bucket = settings.archive_bucket
             dest = naming.archive_name(contract.feed, f.file_date or "unknown", claim.batch_id, f.name)
             metadata = {}
+        place, previous = f"gs://{bucket}/{dest}", entry.get("location")
         if f.origin == "archive" and f.name not in rejected:
             blob.delete()  # a backfill's copy: the archive already holds the file
-            place = entry.get("location") or f"gs://{bucket}/{dest}"
+            place = previous or place
+        elif place == previous and client.bucket(bucket).blob(dest).exists():
+            # A re-run settling the file where it took it back from: that object is the file.
+            if metadata:  # this attempt's reason
+                held = client.bucket(bucket).get_blob(dest)
+                held.metadata = {**(held.metadata or {}), **metadata}
+                held.patch()
+            blob.delete()
         else:
             _move(client, blob, bucket, dest, metadata)
-            place = f"gs://{bucket}/{dest}"
-            previous = entry.get("location")
             if previous and previous != place:
                 old_bucket, _, old_name = previous.removeprefix("gs://").partition("/")
                 client.bucket(old_bucket).blob(old_name).delete()

@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 
-from feedline.contract.model import ContractError, load_contract, load_contracts
+from feedline.contract.model import ContractError, load_contract, load_contracts, parse_contract
 from feedline.settings import REPO_ROOT
 
 BASE = yaml.safe_load((REPO_ROOT / "contracts" / "transactions.yaml").read_text())
@@ -44,11 +44,20 @@ def test_shipped_contracts_load(contracts):
         ("customers_20261125.txt", None),
         ("transactions_20261125.csv", None),
         ("Customers_20261125.csv", None),
+        ("customers_٢٠٢٦١١٢٥.csv", None),  # Arabic-Indic digits match no \d
+        ("customers_２０２６１１２５.csv", None),  # fullwidth digits
     ],
 )
 def test_file_name_pattern(contracts, name, date):
     assert contracts["customers"].file_date(name) == date
     assert contracts["customers"].matches_file_name(name) is (date is not None)
+
+
+def test_a_date_group_that_is_not_eight_ascii_digits_matches_no_file_whatever_the_pattern():
+    contract = parse_contract({**copy.deepcopy(BASE), "file_pattern": "^transactions_(?P<date>[^_.]{8})\\.csv$"})
+    assert contract.file_date("transactions_20261125.csv") == "20261125"
+    assert not contract.matches_file_name("transactions_٢٠٢٦١١٢٥.csv")
+    assert not contract.matches_file_name("transactions_2026-11-.csv")
 
 
 @pytest.mark.parametrize(
@@ -64,6 +73,10 @@ def test_file_name_pattern(contracts, name, date):
         (lambda r: r.update(file_pattern="^transactions_(\\d{8}.csv$"), "file_pattern", "not a valid regular expression"),
         (lambda r: r.update(file_pattern="^transactions_\\d{8}\\.csv$"), "file_pattern", "(?P<date>"),
         (lambda r: r.update(file_pattern="transactions_(?P<date>\\d{8})"), "file_pattern", "anchored"),
+        (lambda r: r.update(file_pattern="(?u)^transactions_(?P<date>\\d{8})\\.csv$"), "file_pattern",
+         "ASCII and UNICODE flags are incompatible"),
+        (lambda r: r.update(file_pattern="^transactions_(?P<date>[0-9٠-٩]{8})\\.csv$"), "file_pattern",
+         "ASCII digits only"),
         (lambda r: r.update(deadletter={"threshold": 1.5}), "deadletter.threshold", "between 0 and 1"),
         (lambda r: r.update(deadletter={"threshold": 0.1, "on_exceed": "page"}), "deadletter.on_exceed", "'page'"),
         (lambda r: r.update(feed="Transactions!"), "feed", "lower_snake_case"),

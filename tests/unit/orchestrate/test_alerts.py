@@ -122,3 +122,11 @@ def test_deadline_text_renders_the_run_and_the_deadline_from_the_triggerers_cont
         "the feed's deadline of 120 minutes (queued at 2026-11-27T08:00:00Z, due by 2026-11-27 10:00:00+00:00); "
         "it is still running or has failed. Run state: running."
     )
+
+
+def test_names_that_would_break_a_code_span_are_json_quoted():
+    text = alerts.quarantine_text("customers", "b_1", {"a`b; DROP TABLE t.csv": "misnamed", "tab\there.csv": "misnamed",
+                                                       "😀 é.csv": "misnamed"})
+    assert '• "a`b; DROP TABLE t.csv": misnamed' in text
+    assert '• "tab\\there.csv": misnamed' in text
+    assert "• `😀 é.csv`: misnamed" in text

@@ -151,3 +151,12 @@ def test_local_runner_runs_beam_and_cloud_runner_launches_flex_template(monkeypa
     from airflow.providers.pagerduty.notifications.pagerduty import PagerdutyNotifier
 
     assert any(isinstance(c, PagerdutyNotifier) for c in cloud.on_failure_callback)
+
+
+def test_no_task_output_keyed_by_file_names_becomes_xcom_keys(dagbag):
+    """Only claim_files splits its output into XComs (fixed keys); settle_files returns a dict
+    keyed by file name, which must stay one XCom (a key is part of an Execution API URL)."""
+    for dag in dagbag.dags.values():
+        split = sorted(t.task_id for t in dag.tasks if getattr(t, "multiple_outputs", False))
+        assert "settle_files" not in split, dag.dag_id
+        assert set(split) <= {"claim_files", "check_batch"}, (dag.dag_id, split)

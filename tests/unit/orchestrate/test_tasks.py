@@ -166,9 +166,12 @@ def test_claim_files_returns_the_xcoms_the_dag_uses(monkeypatch, sent):
 
     def fake_claim(client, settings, contract, batch_id, files, file_date, from_archive, copy_only):
         calls.append((client, batch_id, files, file_date, from_archive, copy_only))
-        return claim_with(["transactions_20261127.csv"], {"bad.csv": "no date"}, attempt=1)
+        return claim_with(["transactions_20261127.csv"], {"transactions/sub/bad.csv": "no date"}, attempt=1)
 
+    recorded = []
     monkeypatch.setattr(claims, "claim_files", fake_claim)
+    monkeypatch.setattr(tasks, "bigquery_client", lambda settings: "bq-client")
+    monkeypatch.setattr(tasks, "record_claim_quarantine", lambda *args: recorded.append(args))
     run = dag_run()
     out = tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=run, logical_date=RUN_AFTER)
     batch_id = naming.batch_id_for_run("transactions", run.run_id)
@@ -178,7 +181,9 @@ def test_claim_files_returns_the_xcoms_the_dag_uses(monkeypatch, sent):
     assert out["ingested_at"] == "2026-11-27T08:15:00.000000Z"
     assert claims.Claim.from_xcom(out["claim"]).files[0].name == "transactions_20261127.csv"
     assert out["launch"] == tasks.launch_options(LOCAL, TX, batch_id, out["ingested_at"])
-    assert sent == [alerts.quarantine_text("transactions", batch_id, {"bad.csv": "no date"})]
+    # the claim's quarantined objects, by their path below the feed's prefix: audited, then alerted
+    assert recorded == [("bq-client", LOCAL, TX, batch_id, 1, run.run_id, {"sub/bad.csv": "no date"}, False)]
+    assert sent == [alerts.quarantine_text("transactions", batch_id, {"sub/bad.csv": "no date"})]
 
 
 def test_claim_files_skips_when_nothing_is_claimed(monkeypatch, sent):
