@@ -127,11 +127,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from feedline.orchestrate import audit
     from feedline.settings import from_env
 
-    if os.environ.get("FEEDLINE_ENV", "local") == "local":
+    settings = from_env()
+    if settings.env == "local":  # the stack's emulators (its ports and project)
         from feedline.local.stack import StackConfig, apply_env
 
         apply_env(StackConfig.from_env())
-    settings = from_env()
+        settings = from_env()
     contracts = load_contracts(settings.contracts_dir)
     client = bigquery_for(settings)
     problems = 0

@@ -52,7 +52,7 @@ def test_deadletter_text_names_each_file_above_the_threshold_with_its_share_and_
         "feed's threshold 5.00% (batch: 2.30% (23 of 1000 rows)); the batch goes on.\n"
         "Files above the threshold:\n"
         "• `b.csv`: 50.00% (20 of 40 rows)\n"  # in the order given (audit: highest share first)
-        "• `a `x`.csv`: 10.00% (1 of 10 rows)\n"
+        '• "a `x`.csv": 10.00% (1 of 10 rows)\n'  # a backtick would end the code span: JSON-quoted
         "Top reasons:\n"
         "• bad email: 23"
     )
