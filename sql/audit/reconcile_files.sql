@@ -1,7 +1,8 @@
 -- Reconciliation, per batch and file: the audit's latest attempt (not a dry run) beside what raw
 -- and deadletter really hold for that batch and file. A row on either side only is a mismatch
 -- too (rows with no audit, or an audited file with no rows where it says there are some).
--- @batch_id: one batch, or NULL for every batch the audit knows.
+-- The batch_id parameter: one batch, or NULL for every batch the audit knows. It appears once:
+-- the emulator turns each appearance, comments included, into a parameter of its own.
 WITH audited AS (
   SELECT batch_id, source_file, status, rows_read, rows_loaded, rows_deadletter
   FROM (
@@ -31,5 +32,5 @@ FROM files AS f
 LEFT JOIN audited AS a ON a.batch_id = f.batch_id AND a.source_file = f.source_file
 LEFT JOIN raw_rows AS r ON r.batch_id = f.batch_id AND r.source_file = f.source_file
 LEFT JOIN deadletter_rows AS d ON d.batch_id = f.batch_id AND d.source_file = f.source_file
-WHERE f.batch_id = IFNULL(@batch_id, f.batch_id)  -- one use of the parameter: the emulator counts each
+WHERE f.batch_id = IFNULL(@batch_id, f.batch_id)
 ORDER BY f.batch_id, f.source_file
