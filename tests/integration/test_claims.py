@@ -194,6 +194,22 @@ def test_no_copy_overwrites_an_object(landing, gcs, settings, contracts):
     assert "processing/customers/b3/customers_20261126_b.csv" in names(gcs, settings.landing_bucket)  # still held
 
 
+def test_a_settle_retried_after_its_copy_but_before_the_delete_completes(landing, gcs, settings, contracts):
+    """A fault between copy and delete (GCS gone half way): the retry finds its own copy, the
+    same bytes, and goes on; only a different object at the destination is a clash."""
+    contract = contracts["customers"]
+    claim = claims.claim_files(gcs, settings, contract, "b4")
+    first = next(f for f in claim.files if f.name == "customers_20261126_b.csv")
+    dest = naming.archive_name("customers", first.file_date, "b4", first.name)
+    source = gcs.bucket(settings.landing_bucket).blob(first.object)
+    gcs.bucket(settings.landing_bucket).copy_blob(source, gcs.bucket(settings.archive_bucket), dest)  # the first try's copy
+
+    places = claims.settle_files(gcs, settings, contract, claim, {})
+    assert places[first.name] == f"gs://{settings.archive_bucket}/{dest}"
+    assert not [n for n in names(gcs, settings.landing_bucket) if n.startswith("processing/customers/b4/")]
+    assert names(gcs, settings.archive_bucket).count(dest) == 1
+
+
 def test_the_emulator_ignores_generation_preconditions(landing, gcs, settings):
     """Why claims._copy_new looks for the destination before its if_generation_match=0 copy:
     GCS refuses that copy onto an existing object (412), the local emulator overwrites. When

@@ -110,10 +110,21 @@ def metadata_text(text: str) -> str:
     return text[:MAX_REASON_CHARS].encode("ascii", "backslashreplace").decode("ascii")
 
 
+def _same_content(a: storage.Blob, b: storage.Blob) -> bool:
+    return a.size == b.size and (a.crc32c or a.md5_hash) == (b.crc32c or b.md5_hash) is not None
+
+
 def _copy_new(client, source: storage.Blob, dest_bucket: str, dest_name: str, **source_precondition) -> storage.Blob:
-    """Copy to a name that must not exist: NameClash rather than overwrite an object."""
+    """Copy to a name that must not exist: NameClash rather than overwrite another object. A
+    destination that already holds the same bytes is an earlier try's copy (a retry after a
+    fault between copy and delete): it is returned, so every step stays safe to retry."""
     dest = client.bucket(dest_bucket)
-    if dest.blob(dest_name).exists():  # the emulator ignores if_generation_match
+    held = dest.get_blob(dest_name)  # looked for first: the emulator ignores if_generation_match
+    if held is not None:
+        if source.crc32c is None and source.md5_hash is None:
+            source.reload()
+        if _same_content(held, source):
+            return held
         raise NameClash(f"gs://{dest_bucket}/{dest_name} already exists: not overwritten by {source.name}")
     try:
         return client.bucket(source.bucket.name).copy_blob(
