@@ -88,6 +88,7 @@ def launch_options(settings: Settings, contract: Contract, batch_id: str, ingest
 
 
 def bigquery_client(settings: Settings):
+    """google.cloud.bigquery.Client of the DAG's connection (BigQueryHook's)."""
     return BigQueryHook(gcp_conn_id=GCP_CONN_ID, use_legacy_sql=False).get_client(
         project_id=settings.project, location=settings.bq_location
     )
@@ -176,9 +177,7 @@ def check_batch(contract: Contract, settings: Settings, **context) -> dict[str, 
     batch_id, attempt, stamp = (
         ti.xcom_pull(task_ids=CLAIM_TASK, key=key) for key in ("batch_id", "attempt", "ingested_at")
     )
-    client = BigQueryHook(gcp_conn_id=GCP_CONN_ID, use_legacy_sql=False).get_client(
-        project_id=settings.project, location=settings.bq_location
-    )
+    client = bigquery_client(settings)
     report = audit.inspect_batch(client, settings, contract, batch_id, attempt, stamp)
     log.info("%s", audit.audit_line(contract.feed, batch_id, report))
     events.emit(settings, events.batch_audited(settings, contract, context.get("run_id", ""), batch_id, attempt, report))
@@ -213,9 +212,7 @@ def settle_files(contract: Contract, settings: Settings, claim_data: dict, repor
 def drop_load_tables(contract: Contract, settings: Settings, **context) -> list[str]:
     """The batch is settled: its load tables go. (A failed batch keeps them for a Clear and for
     inspection; the load dataset's default table expiration removes them in the end.)"""
-    client = BigQueryHook(gcp_conn_id=GCP_CONN_ID, use_legacy_sql=False).get_client(
-        project_id=settings.project, location=settings.bq_location
-    )
+    client = bigquery_client(settings)
     dropped = list(sql.load_tables_for_run(settings, contract, context["dag_run"].run_id, context["dag_run"].run_type).values())
     for table in dropped:
         client.delete_table(table, not_found_ok=True)
