@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -89,3 +90,10 @@ def contracts_dir(tmp_path, **changes: dict) -> str:
         raw.update(changes.get(raw["feed"], {}))
         (folder / path.name).write_text(yaml.safe_dump(raw, sort_keys=False))
     return str(folder)
+
+
+def run_state(log: str) -> str | None:
+    """The state `python -m feedline.local.run_dag` printed for its run. Its line is not always
+    the log's last: the OpenLineage listener may log its DAG-run event after it."""
+    states = re.findall(r"^feedline run_dag: .* state=(\w+)$", log, re.MULTILINE)
+    return states[-1] if states else None

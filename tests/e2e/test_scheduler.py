@@ -18,7 +18,7 @@ from feedline.local.slack_receiver import read_alerts
 from feedline.orchestrate import sql
 from feedline.settings import REPO_ROOT
 from airflow_services import airflow_services, free_port
-from support import contracts_dir, reset, rows
+from support import contracts_dir, reset, rows, run_state
 
 pytestmark = pytest.mark.airflow
 SAMPLES = REPO_ROOT / "samples"
@@ -82,7 +82,7 @@ def ingest_with_dags_test(config, gcs, settings, name: str, run_after: str) -> N
         env={**os.environ, **stack.service_env(config)}, text=True, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, timeout=600,
     )
-    assert result.stdout.rstrip().endswith("state=success"), result.stdout[-3000:]
+    assert run_state(result.stdout) == "success", result.stdout[-3000:]
 
 
 def test_a_two_day_backfill_beside_a_sweep_reingests_each_day_once_and_idle_ticks_end_in_seconds(

@@ -8,13 +8,14 @@ Each test checks the tables and the audit. Latencies are printed (run with -s to
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 
 import pytest
 import requests
 
-from feedline.contract import naming
+from feedline.contract import naming, tables
 from feedline.orchestrate import sql
 from feedline.settings import REPO_ROOT
 from airflow_services import Airflow, airflow_services, free_port, trigger_function
@@ -243,3 +244,70 @@ def test_bad_params_are_refused_and_an_unknown_key_fails_before_any_data_moves(
     # nothing moved, nothing written
     assert [b.name for b in gcs.list_blobs(settings.landing_bucket)] == [naming.landing_prefix("transactions") + name]
     assert audit_by_file(bq, settings, contracts["transactions"]) == {}
+
+
+def lineage_of_run(lineage_dir, run_id: str) -> list[dict]:
+    """The OpenLineage COMPLETE events of one DAG run, its tasks' and their SQL statements'
+    (the stack's file transport: one JSON file per event)."""
+    events = [json.loads(p.read_text()) for p in sorted(lineage_dir.glob("*.json"))]
+    roots = {
+        e["run"]["facets"]["parent"]["root"]["run"]["runId"]
+        for e in events
+        if e["run"]["facets"].get("airflow", {}).get("dagRun", {}).get("run_id") == run_id
+        and "parent" in e["run"]["facets"]
+    }
+    return [
+        e for e in events
+        if e.get("eventType") == "COMPLETE"
+        and e["run"]["facets"].get("parent", {}).get("root", {}).get("run", {}).get("runId") in roots
+    ]
+
+
+def lineage_edges(events: list[dict]) -> dict[str, set[str]]:
+    """dataset -> datasets some job read it into ("namespace/name")."""
+    edges: dict[str, set[str]] = {}
+    for e in events:
+        for i in e.get("inputs", []):
+            for o in e.get("outputs", []):
+                edges.setdefault(f"{i['namespace']}/{i['name']}", set()).add(f"{o['namespace']}/{o['name']}")
+    return edges
+
+
+def downstream(edges: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_a_run_reports_lineage_from_the_landed_object_through_raw_and_staging_to_the_views(
+    clean, airflow, local_stack, settings, contracts, gcs, bq
+):
+    name = "customers_20261126.csv"
+    drop(gcs, settings, "customers", name)
+    run_id = airflow.trigger(CUSTOMERS, {"files": [name]})["dag_run_id"]
+    run = ended(airflow, CUSTOMERS, run_id)
+    assert run["state"] == "success", airflow.task_states(CUSTOMERS, run_id)
+    batch = naming.batch_id_for_dag_run("customers", run_id, run["run_type"])
+    p = sql.template_params(settings, contracts["customers"])
+
+    # The listener writes a task's events as the task ends; the run's end can come first.
+    events = airflow.wait_until(
+        "the run's lineage is written",
+        lambda: (found := lineage_of_run(local_stack.lineage_dir, run_id))
+        and any(e["job"]["name"].endswith(".settle_files") for e in found) and found,
+        60,
+    )
+    reached = downstream(lineage_edges(events), f"gs://{settings.landing_bucket}/customers/{name}")
+    table = lambda ref: f"bigquery/{ref}"  # noqa: E731 - how OpenLineage names a BigQuery table
+    assert {
+        f"gs://{settings.landing_bucket}/processing/customers/{batch}",  # claim_files
+        f"gs://{settings.work_bucket}/batches/customers/{batch}/valid",  # the Beam job
+        table(p["raw_table"]), table(p["deadletter_table"]),  # load tables -> raw, deadletter
+        table(p["staging_table"]),  # merge_staging
+        table(f"{settings.project}.{tables.dataset_names()['reporting']}.customers_by_country"),  # refresh
+        f"gs://{settings.archive_bucket}/customers/date=20261126/{batch}",  # settle_files
+    } <= reached, sorted(reached)

@@ -17,7 +17,7 @@ from feedline.local import stack
 from feedline.local.slack_receiver import read_alerts
 from feedline.orchestrate import sql
 from feedline.settings import REPO_ROOT
-from support import reset, rows
+from support import reset, rows, run_state
 
 pytestmark = pytest.mark.airflow
 
@@ -78,7 +78,7 @@ def test_an_unknown_conf_key_fails_the_run_before_anything_is_claimed(clean, loc
     alerts_before = len(read_alerts(local_stack.alerts_file))
 
     log = run_dag(local_stack, "customers", "2026-10-01T00:00:00+00:00", {"file": ["customers_20261126.csv"]})
-    assert log.rstrip().endswith("state=failed"), log[-3000:]
+    assert run_state(log) == "failed", log[-3000:]
 
     message = "unknown conf key(s) file; allowed: date, dry_run, files, from_archive"
     assert message in log
@@ -97,7 +97,7 @@ def test_a_dry_run_validates_and_reports_but_publishes_and_moves_nothing(clean, 
     alerts_before = len(read_alerts(local_stack.alerts_file))
 
     log = run_dag(local_stack, "customers", "2026-10-02T00:00:00+00:00", {"dry_run": True})
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
 
     for table in (p["raw_table"], p["deadletter_table"], p["staging_table"], *p["reporting_views"]):
         assert count(bq, table) == 0, table
@@ -118,7 +118,7 @@ def test_a_dry_run_validates_and_reports_but_publishes_and_moves_nothing(clean, 
 
     # a real run afterwards finds the files where they were, and publishes them
     log = run_dag(local_stack, "customers", "2026-10-03T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     assert count(bq, p["raw_table"]) == good["rows_loaded"]
     assert names(gcs, settings.landing_bucket, "customers/") == []
     real = rows(bq, f"SELECT dry_run FROM `{p['audit_table']}` WHERE NOT dry_run")
@@ -136,7 +136,7 @@ def test_two_batches_of_one_feed_run_at_once_each_with_its_own_tables(clean, loc
             for i, name in enumerate(files)]
     logs = [finish(local_stack, process, f"concurrent-{i}") for i, process in enumerate(runs)]
     for log in logs:
-        assert log.rstrip().endswith("state=success"), log[-3000:]
+        assert run_state(log) == "success", log[-3000:]
 
     audit = rows(bq, f"SELECT batch_id, source_file, rows_read, rows_loaded, rows_deadletter "
                      f"FROM `{p['audit_table']}` ORDER BY source_file")
@@ -162,14 +162,14 @@ def test_a_rerun_after_clear_executes_its_bigquery_statements_again(clean, local
     run_after = "2026-10-20T00:00:00+00:00"
 
     first = run_dag(local_stack, "customers", run_after)
-    assert first.rstrip().endswith("state=success"), first[-3000:]
+    assert run_state(first) == "success", first[-3000:]
     raw, staging = fingerprint(bq, p["raw_table"]), fingerprint(bq, p["staging_table"])
     assert raw and staging
     # what a stale re-attached job would leave wrong: raw emptied behind the batch's back
     bq.query(f"DELETE FROM `{p['raw_table']}` WHERE TRUE").result()
 
     second = run_dag(local_stack, "customers", run_after)  # the same run id: DAG.test clears and re-runs it
-    assert second.rstrip().endswith("state=success"), second[-3000:]
+    assert run_state(second) == "success", second[-3000:]
     assert "skipping resubmission" not in second
     assert fingerprint(bq, p["raw_table"]) == raw  # publish_raw ran again
     assert fingerprint(bq, p["staging_table"]) == staging  # and ends as the clean run did

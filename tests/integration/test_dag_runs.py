@@ -21,7 +21,7 @@ from feedline.local.slack_receiver import read_alerts
 from feedline.local.sample_data import generate
 from feedline.settings import REPO_ROOT
 from feedline.validate.rules import RowError, validate_records
-from support import reset, rows
+from support import reset, rows, run_state
 
 pytestmark = pytest.mark.airflow
 
@@ -77,7 +77,7 @@ def test_transactions_dag_end_to_end_rerun_and_redrop(clean, local_stack, settin
     drop(gcs, settings, "transactions", "transactions_20261125.csv", data)
 
     log = dags_test(local_stack, "transactions", "2026-11-20T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
 
     staged = rows(bq, f"SELECT COUNT(*) AS n, COUNT(DISTINCT transaction_id) AS keys FROM `{p['staging_table']}`")[0]
     assert staged == {"n": len(valid), "keys": len({v["transaction_id"] for v in valid})}
@@ -104,7 +104,7 @@ def test_transactions_dag_end_to_end_rerun_and_redrop(clean, local_stack, settin
 
     # re-run the same DAG run (same run id: the batch takes its archived files back)
     log = dags_test(local_stack, "transactions", "2026-11-20T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     assert fingerprint(bq, p["staging_table"]) == staging_before
     assert fingerprint(bq, p["raw_table"]) == raw_before
     attempts = rows(bq, f"SELECT batch_id, attempt, rows_loaded FROM `{p['audit_table']}` ORDER BY attempt")
@@ -114,7 +114,7 @@ def test_transactions_dag_end_to_end_rerun_and_redrop(clean, local_stack, settin
     # the same file dropped again: a new batch, staging and reporting unchanged
     drop(gcs, settings, "transactions", "transactions_20261125.csv", data)
     log = dags_test(local_stack, "transactions", "2026-11-21T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     assert fingerprint(bq, p["staging_table"]) == staging_before
     assert fingerprint(bq, p["reporting_views"][0]) == report_before
     batches = rows(bq, f"SELECT DISTINCT batch_id FROM `{p['audit_table']}`")
@@ -129,7 +129,7 @@ def test_bad_header_is_quarantined_with_an_alert_and_good_files_go_on(clean, loc
     alerts_before = len(read_alerts(local_stack.alerts_file))
 
     log = dags_test(local_stack, "customers", "2026-11-22T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
 
     audit = rows(bq, f"SELECT source_file, status, reason FROM `{p['audit_table']}` ORDER BY source_file")
     assert audit == [
@@ -153,7 +153,7 @@ def test_deadletter_share_above_a_fail_threshold_stops_before_staging(clean, loc
     alerts_before = len(read_alerts(local_stack.alerts_file))
 
     log = dags_test(local_stack, "transactions", "2026-11-23T00:00:00+00:00")
-    assert log.rstrip().endswith("state=failed"), log[-3000:]
+    assert run_state(log) == "failed", log[-3000:]
 
     assert rows(bq, f"SELECT COUNT(*) AS n FROM `{p['staging_table']}`") == [{"n": 0}]
     assert rows(bq, f"SELECT COUNT(*) AS n FROM `{p['raw_table']}`")[0]["n"] > 0  # raw keeps the evidence
@@ -173,7 +173,7 @@ def test_a_backfill_day_reingests_its_archive_and_leaves_staging_and_reporting_a
     p = sql.template_params(settings, contracts["customers"])
     drop(gcs, settings, "customers", "customers_20261126.csv", (SAMPLES / "customers_20261126.csv").read_bytes())
     log = dags_test(local_stack, "customers", "2026-11-26T06:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     archived = names_in(gcs, settings.archive_bucket)
     assert len(archived) == 1 and archived[0].startswith("customers/date=20261126/")
     staging_before, report_before = fingerprint(bq, p["staging_table"]), fingerprint(bq, p["reporting_views"][0])
@@ -181,7 +181,7 @@ def test_a_backfill_day_reingests_its_archive_and_leaves_staging_and_reporting_a
 
     conf = '{"from_archive": true, "date": "20261126"}'
     log = dags_test(local_stack, "customers", "2026-11-27T00:00:00+00:00", "--conf", conf)
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
 
     assert fingerprint(bq, p["staging_table"]) == staging_before
     assert fingerprint(bq, p["reporting_views"][0]) == report_before
@@ -236,7 +236,7 @@ def test_one_half_bad_file_among_clean_ones_is_named_in_the_alert_and_its_reject
     alerts_before = len(read_alerts(local_stack.alerts_file))
 
     log = dags_test(local_stack, "customers", "2026-12-01T06:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]  # warn: the batch goes on
+    assert run_state(log) == "success", log[-3000:]  # warn: the batch goes on
 
     audit = rows(bq, f"SELECT source_file, status, rows_read, rows_loaded, rows_deadletter FROM `{p['audit_table']}` "
                      "ORDER BY source_file")
@@ -304,7 +304,7 @@ def test_hostile_names_end_loaded_or_quarantined_with_a_reason(clean, local_stac
     alerts_before = len(read_alerts(local_stack.alerts_file))
 
     log = dags_test(local_stack, "customers", "2026-12-01T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
 
     loaded = sorted(rel.rsplit("/", 1)[-1] for rel, end in HOSTILE.items() if end == "loaded")
     quarantined = sorted(rel for rel, end in HOSTILE.items() if end != "loaded")

@@ -54,6 +54,11 @@ class StackConfig(LocalSettings):
         return self.root / "airflow"
 
     @property
+    def lineage_dir(self) -> Path:
+        """OpenLineage events of every task, one JSON file each (the provider's file transport)."""
+        return self.root / "lineage"
+
+    @property
     def alerts_file(self) -> Path:
         return self.root / "slack" / "alerts.jsonl"
 
@@ -111,6 +116,11 @@ def airflow_env(config: StackConfig) -> dict[str, str]:
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "feedline.local.stack.loopback_hostname",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{AIRFLOW_USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(config.passwords_file),
+        # Lineage to files (in Composer the provider's default sends it to Dataplex instead).
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(config.lineage_dir / "event")}
+        ),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "feedline-local",
     }
 
 
@@ -343,7 +353,7 @@ def up(config: StackConfig, *, airflow: bool = False, timeout: float = 90.0,
     """Start what is not running (a stale pid file counts as not running) and wait until every
     service answers; with ``airflow`` also migrate the metadata DB, start the Airflow components
     and wait until /api/v2/monitor/health says all are healthy. Returns name -> state."""
-    for folder in ("run", "logs", "gcs", "bigquery", "slack", "airflow"):
+    for folder in ("run", "logs", "gcs", "bigquery", "slack", "airflow", "lineage"):
         (config.root / folder).mkdir(parents=True, exist_ok=True)
     install_duckdb_extensions()
     states = _start(config, EMULATORS)

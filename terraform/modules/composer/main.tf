@@ -61,6 +61,11 @@ resource "google_composer_environment" "this" {
       env_variables            = local.env_variables
       pypi_packages            = var.pypi_packages
       airflow_config_overrides = local.airflow_config_overrides
+      # OpenLineage events of every task to Dataplex lineage (the Google operators' and the
+      # ones Feedline's tasks add: plugins/feedline/orchestrate/lineage.py).
+      cloud_data_lineage_integration {
+        enabled = true
+      }
     }
 
     node_config {

@@ -19,6 +19,7 @@ resource "google_project_service" "this" {
     "cloudresourcemanager.googleapis.com", # project IAM, data.google_project
     "composer.googleapis.com",
     "dataflow.googleapis.com",
+    "datalineage.googleapis.com", # Composer's lineage integration
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
