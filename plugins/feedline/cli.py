@@ -5,6 +5,7 @@
     feedline local up [--no-airflow]|down|status|wipe|env
     feedline generate --feed NAME --rows N [--bad-share S] [--seed N] [--date YYYYMMDD] OUT
     feedline demo
+    feedline contracts diff OLD NEW | check | lock
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from feedline.contract.model import Contract, ContractError, load_contracts
+from feedline.contract import evolution
+from feedline.contract.model import Contract, ContractError, load_contract, load_contracts, parse_contract
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -219,6 +221,86 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+# Beside the contracts it records: what main last accepted (feedline.contract.evolution).
+LOCK_FILE = "schema.lock.json"
+
+
+def contracts_at(source: str) -> dict[str, Contract]:
+    """Contracts from a folder, one contract file, a lock file, or a git revision: ``REV`` (its
+    contracts/ folder) or ``REV:PATH`` (a folder or a file at that revision)."""
+    path = Path(source)
+    if path.is_dir():
+        return load_contracts(path)
+    if path.is_file():
+        if path.suffix == ".json":
+            return evolution.read_lock(path.read_text(encoding="utf-8"))
+        contract = load_contract(path)
+        return {contract.feed: contract}
+    revision, _, inside = source.partition(":")
+    return _contracts_in_git(revision, inside or "contracts")
+
+
+def _git(*args: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", *args], capture_output=True, text=True)
+    if done.returncode:
+        raise ContractError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _contracts_in_git(revision: str, inside: str) -> dict[str, Contract]:
+    import yaml
+
+    listed = _git("ls-tree", "-r", "--name-only", revision, "--", inside).split()
+    contracts = {}
+    for name in (n for n in listed if n.endswith(".yaml")):
+        source = f"{revision}:{name}"
+        contract = parse_contract(yaml.safe_load(_git("show", source)), source)
+        contracts[contract.feed] = contract
+    if not contracts:
+        raise ContractError(f"{revision}:{inside}: no contracts there (not a folder, a file or a git revision?)")
+    return contracts
+
+
+def _print_changes(changes: list[evolution.Change]) -> None:
+    for change in changes:
+        print(f"  {change}")
+
+
+def cmd_contracts(args: argparse.Namespace) -> int:
+    """diff: classify OLD -> NEW. check: the contracts against their lock (make test runs it).
+    lock: record the contracts as accepted. A breaking change without a migration exits 1."""
+    from feedline.settings import from_env
+
+    if args.action == "diff":
+        if len(args.sources) != 2:
+            print("usage: feedline contracts diff OLD NEW", file=sys.stderr)
+            return EXIT_USAGE
+        old, new = (contracts_at(s) for s in args.sources)
+    else:
+        directory = Path(args.sources[0]) if args.sources else from_env().contracts_dir
+        lock = directory / LOCK_FILE
+        old = evolution.read_lock(lock.read_text(encoding="utf-8")) if lock.exists() else {}
+        new = load_contracts(directory)
+    changes = evolution.classify_all(old, new)
+    refused = evolution.refusal(changes, old)
+    print(f"{len(changes)} change(s)" + (":" if changes else ""))
+    _print_changes(changes)
+    if refused:
+        print(refused, file=sys.stderr)
+        return EXIT_REJECTED
+    unrecorded = [c for c in changes if c.kind in evolution.TABLE_CHANGES]
+    if args.action == "check" and unrecorded:
+        print(f"{lock} does not record these table changes yet: run `feedline contracts lock` and commit "
+              "the lock with the contracts.", file=sys.stderr)
+        return EXIT_REJECTED
+    if args.action == "lock":
+        lock.write_text(evolution.lock_text(new), encoding="utf-8")
+        print(f"wrote {lock}")
+    return EXIT_OK
+
+
 def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
     """The CLI; ``generate --feed`` offers the contracts' feeds (``feeds``, default: all)."""
     feeds = sorted(contracts_from_settings()) if feeds is None else feeds
@@ -255,6 +337,13 @@ def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
     audit.add_argument("--feed", choices=feeds, help="one feed (default: all)")
     audit.add_argument("--batch", help="one batch id (default: every batch in the audit)")
     audit.set_defaults(func=cmd_audit)
+
+    contracts = sub.add_parser("contracts", help="classify contract changes; check or write contracts/schema.lock.json")
+    contracts.add_argument("action", choices=["diff", "check", "lock"])
+    contracts.add_argument("sources", nargs="*", metavar="SOURCE",
+                           help="diff: OLD NEW (a folder, a contract file, a lock file, REV or REV:PATH); "
+                                "check/lock: the contracts folder (default: the settings')")
+    contracts.set_defaults(func=cmd_contracts)
 
     demo = sub.add_parser("demo", help="start the stack, drop the samples, run every feed's DAG on the scheduler, show results")
     demo.set_defaults(func=cmd_demo)

@@ -186,6 +186,22 @@ def test_a_new_contract_file_adds_its_tables_without_any_tf_change(infra_check, 
     assert tf_before == {p: p.read_text() for p in (repo_copy / "terraform").rglob("*.tf")}
 
 
+def test_a_migration_to_table_version_2_declares_the_v2_tables_and_points_the_views_at_them(infra_check, repo_copy):
+    contracts = repo_copy / "contracts"
+    path = contracts / "transactions.yaml"
+    path.write_text(path.read_text() + "version: 2\nmigration: {from_version: 1, backfill_from: 2026-01-01}\n")
+
+    derived = infra_check.derived_layout(repo_copy / "terraform", contracts_dir=contracts)
+
+    assert {k for k in derived["tables"] if k.startswith("transactions")} == {
+        "transactions_v2.raw", "transactions_v2.staging", "transactions_v2.deadletter", "transactions_v2.audit",
+    }
+    assert derived["tables"]["transactions_v2.audit"]["table_id"] == "transactions_v2_audit"
+    query = derived["views"]["transactions.daily_transaction_totals"]["query"]
+    assert "FROM `test-project.feedline_staging.transactions_v2`" in query
+    assert infra_check.wiring_problems(repo_copy / "terraform", contracts_dir=contracts, repo=repo_copy) == []
+
+
 def test_no_tf_file_names_a_feed_a_view_or_a_column():
     """Tables come from contracts only: Terraform never writes a feed, view or column name."""
     feeds_and_views, columns = set(), set()

@@ -190,7 +190,7 @@ def test_emulator_skips_materialized_view_options_so_terraform_keeps_them(bq, se
     the emulator learned them and provisioning can create the same MV as BigQuery."""
     view = contracts["transactions"].reporting[0]
     ref = f"{settings.project}.{tables.dataset_names()['reporting']}.options_probe"
-    select = sql.reporting_select(settings, view)
+    select = sql.reporting_select(settings, contracts["transactions"], view)
     bq.query(
         f"CREATE MATERIALIZED VIEW `{ref}` PARTITION BY transaction_date "
         f"OPTIONS (enable_refresh = true, refresh_interval_minutes = 30) AS {select}"

@@ -42,14 +42,14 @@ def python_layout(contracts_dir: Path, project_id: str = "test-project") -> dict
     sys.path.insert(0, str(REPO / "plugins"))
     from feedline.contract.model import load_contracts
     from feedline.contract.naming import dag_id
-    from feedline.contract.tables import dataset_names, table_specs
+    from feedline.contract.tables import dataset_names, table_specs, table_stem
 
     tables, views, feeds = {}, {}, {}
     staging = dataset_names()["staging"]
     for feed, contract in load_contracts(contracts_dir).items():
         feeds[feed] = {"dag_id": dag_id(feed), "deadletter_threshold": contract.deadletter_threshold}
         for kind, spec in table_specs(contract).items():
-            tables[f"{feed}.{kind}"] = {
+            tables[f"{table_stem(feed, contract.version)}.{kind}"] = {
                 "dataset_id": spec.dataset,
                 "table_id": spec.name,
                 "fields": [dict(f) for f in spec.fields],

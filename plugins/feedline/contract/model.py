@@ -72,6 +72,16 @@ class ReportingView:
 
 
 @dataclass(frozen=True)
+class Migration:
+    """How a contract whose tables cannot change in place moves to a new table version: the new
+    version's tables are created beside the old ones (which stay readable), and a backfill from
+    ``backfill_from`` re-ingests the archived files into them."""
+
+    from_version: int
+    backfill_from: str  # YYYY-MM-DD, the first archived day the new tables get
+
+
+@dataclass(frozen=True)
 class Contract:
     feed: str
     description: str
@@ -86,6 +96,9 @@ class Contract:
     on_exceed: str
     reporting: tuple[ReportingView, ...]
     deadline_minutes: float = DEFAULT_DEADLINE_MINUTES
+    # Table version: 1 is the feed's tables as named; a migration to version N makes <feed>_vN.
+    version: int = 1
+    migration: Migration | None = None
     source_path: str = field(default="", compare=False)
 
     @property
@@ -151,7 +164,7 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
 
     known = {
         "feed", "description", "file_pattern", "schedule", "columns", "key", "latest_by",
-        "partition_by", "cluster_by", "deadletter", "reporting", "deadline_minutes",
+        "partition_by", "cluster_by", "deadletter", "reporting", "deadline_minutes", "version", "migration",
     }
     for unknown in sorted(set(raw) - known):
         raise fail(unknown, "unknown field")
@@ -227,6 +240,8 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
     if schedule is not None and not isinstance(schedule, str):
         raise fail("schedule", "must be a cron expression, a preset like @hourly, or null")
 
+    version, migration = _parse_version(raw.get("version", 1), raw.get("migration"), fail)
+
     return Contract(
         feed=feed,
         description=str(raw.get("description") or ""),
@@ -241,8 +256,29 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
         on_exceed=on_exceed,
         reporting=reporting,
         deadline_minutes=_parse_deadline(raw.get("deadline_minutes", DEFAULT_DEADLINE_MINUTES), fail),
+        version=version,
+        migration=migration,
         source_path=source,
     )
+
+
+def _parse_version(version: Any, migration: Any, fail) -> tuple[int, Migration | None]:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise fail("version", f"{version!r} must be a whole number from 1")
+    if migration is None:
+        return version, None
+    if not isinstance(migration, dict):
+        raise fail("migration", "must be a mapping with from_version and backfill_from")
+    unknown = sorted(set(migration) - {"from_version", "backfill_from"})
+    if unknown:
+        raise fail(f"migration.{unknown[0]}", "unknown field")
+    from_version = migration.get("from_version")
+    if not isinstance(from_version, int) or isinstance(from_version, bool) or not 1 <= from_version < version:
+        raise fail("migration.from_version", f"{from_version!r} must be an earlier version than version: {version}")
+    backfill_from = str(migration.get("backfill_from", ""))
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", backfill_from, re.ASCII):
+        raise fail("migration.backfill_from", f"{backfill_from!r} must be a date, YYYY-MM-DD")
+    return version, Migration(from_version, backfill_from)
 
 
 def _is_number(value: Any) -> bool:

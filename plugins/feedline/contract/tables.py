@@ -77,15 +77,21 @@ class TableSpec:
         return [f["name"] for f in self.fields]
 
 
-def table_location(feed: str, kind: str) -> tuple[str, str]:
+def table_stem(feed: str, version: int = 1) -> str:
+    """What a feed's table names are made of: the feed, then ``_v<N>`` from table version 2 (a
+    contract migration's new tables, beside the old ones). Terraform's feed_tables does the same."""
+    return feed if version == 1 else f"{feed}_v{version}"
+
+
+def table_location(feed: str, kind: str, version: int = 1) -> tuple[str, str]:
     """(dataset, table) of one of a feed's tables, as tables.json names it."""
     spec = layout()["tables"][kind]
-    return dataset_names()[spec["dataset"]], spec["name"].format(feed=feed)
+    return dataset_names()[spec["dataset"]], spec["name"].format(feed=table_stem(feed, version))
 
 
 def table_spec(contract: Contract, kind: str) -> TableSpec:
     spec = layout()["tables"][kind]
-    dataset, name = table_location(contract.feed, kind)
+    dataset, name = table_location(contract.feed, kind, contract.version)
     fields = [*_contract_fields(contract, spec["contract_columns"]), *spec["extra_columns"]]
     partition, cluster = spec["partition"], spec["cluster"]
     if partition == "contract":
@@ -129,9 +135,9 @@ def asset_uri(project: str, dataset: str, table: str) -> str:
     return f"{ASSET_SCHEME}://{project}/{dataset}/{table}"
 
 
-def staging_asset_uri(project: str, feed: str) -> str:
+def staging_asset_uri(project: str, feed: str, version: int = 1) -> str:
     """The feed's staging table: updated by every batch that reaches merge_staging."""
-    return asset_uri(project, *table_location(feed, "staging"))
+    return asset_uri(project, *table_location(feed, "staging", version))
 
 
 def view_asset_uri(project: str, view_name: str) -> str:

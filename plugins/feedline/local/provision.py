@@ -65,23 +65,30 @@ def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
         for view in contract.reporting:
             # Plain MV: the emulator silently skips one with PARTITION BY/CLUSTER BY/OPTIONS
             # (tests/integration/test_sql.py shows it); Terraform adds those in BigQuery.
-            statement = sql.create_materialized_view(settings, view)
-            if not _table_exists(bq, f"{settings.project}.{sql.reporting_view_id(view)}"):
+            statement = sql.create_materialized_view(settings, contract, view)
+            view_id = f"{settings.project}.{sql.reporting_view_id(view)}"
+            if _reads_another_table(bq, view_id, sql.reporting_select(settings, contract, view)):
+                bq.delete_table(view_id)  # a migration's new staging table: derived data, made again
+            if not _table_exists(bq, view_id):
                 bq.query(statement).result()
                 created.append(sql.reporting_view_id(view))
     return created
 
 
 def add_missing_columns(bq: bigquery.Client, settings: Settings, spec: tables.TableSpec) -> list[str]:
-    """A table made by an older version gets the NULLABLE columns added since (rows kept), so
-    a stack provisioned before keeps working; a new REQUIRED column cannot be added in place.
-    DDL for the data, then the schema as well: the emulator's ALTER TABLE leaves the table's
-    metadata as it was (BigQuery's changes both; the second step is then a no-op)."""
+    """A table made by an older contract or version gets what an additive change added (rows
+    kept): the NULLABLE columns added since, and REQUIRED columns the contract relaxed to
+    NULLABLE; a new REQUIRED column cannot be added in place. DDL for the data, then the schema
+    as well: the emulator's ALTER TABLE leaves the table's metadata as it was (BigQuery's changes
+    both; the second step is then a no-op)."""
     table_id = f"{settings.project}.{spec.table_id}"
     table = bq.get_table(table_id)
-    have = {f.name for f in table.schema}
+    have = {f.name: f for f in table.schema}
     missing = [f for f in spec.fields if f["name"] not in have]
-    for field in missing:
+    relaxed = [f for f in spec.fields if f["name"] in have and have[f["name"]].mode == "REQUIRED"
+               and f.get("mode", "NULLABLE") == "NULLABLE"]
+    ref = sql.table_ref(settings, spec.dataset, spec.name)
+    for field in [*missing, *relaxed]:
         if field.get("mode") == "REQUIRED":
             raise RuntimeError(
                 f"{table_id} lacks the REQUIRED column {field['name']}, which cannot be added in place: "
@@ -89,14 +96,29 @@ def add_missing_columns(bq: bigquery.Client, settings: Settings, spec: tables.Ta
             )
         if not (sql.IDENT.match(field["name"]) and sql.IDENT.match(field["type"])):
             raise ValueError(f"invalid column {field['name']!r} {field['type']!r} in {table_id}")
-        bq.query(f"ALTER TABLE `{sql.table_ref(settings, spec.dataset, spec.name)}` "
-                 f"ADD COLUMN IF NOT EXISTS {field['name']} {field['type']}").result()
+    for field in missing:
+        bq.query(f"ALTER TABLE `{ref}` ADD COLUMN IF NOT EXISTS {field['name']} {field['type']}").result()
+    for field in relaxed:
+        bq.query(f"ALTER TABLE `{ref}` ALTER COLUMN {field['name']} DROP NOT NULL").result()
     table = bq.get_table(table_id)
-    unlisted = [f for f in missing if f["name"] not in {s.name for s in table.schema}]
-    if unlisted:
-        table.schema = [*table.schema, *(bigquery.SchemaField.from_api_repr(dict(f)) for f in unlisted)]
+    listed = {f.name: f for f in table.schema}
+    wanted = {f["name"]: f for f in [*missing, *relaxed]}
+    if any(name not in listed or listed[name].mode != "NULLABLE" for name in wanted):
+        table.schema = [
+            *(bigquery.SchemaField.from_api_repr(dict(wanted[f.name])) if f.name in wanted else f for f in table.schema),
+            *(bigquery.SchemaField.from_api_repr(dict(f)) for f in missing if f["name"] not in listed),
+        ]
         bq.update_table(table, ["schema"])
-    return [f"{spec.table_id}.{f['name']}" for f in missing]
+    return [f"{spec.table_id}.{f['name']}" for f in missing] + [f"{spec.table_id}.{f['name']} NULLABLE" for f in relaxed]
+
+
+def _reads_another_table(bq: bigquery.Client, view_id: str, select: str) -> bool:
+    """An existing view whose query is not ``select`` (None when the emulator does not say)."""
+    try:
+        query = bq.get_table(view_id).mview_query
+    except NotFound:
+        return False
+    return query is not None and query.strip() != select.strip()
 
 
 def _table_exists(bq: bigquery.Client, table_id: str) -> bool:

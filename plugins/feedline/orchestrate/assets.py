@@ -30,9 +30,9 @@ from feedline.orchestrate.tasks import CLAIM_TASK
 from feedline.settings import Settings, from_env
 
 
-def staging_asset(feed: str, settings: Settings | None = None) -> Asset:
+def staging_asset(feed: str, settings: Settings | None = None, version: int = 1) -> Asset:
     """The feed's staging table (the project from ``settings``, else the environment's)."""
-    return Asset(tables.staging_asset_uri((settings or from_env()).project, feed))
+    return Asset(tables.staging_asset_uri((settings or from_env()).project, feed, version))
 
 
 def view_asset(view: ReportingView, settings: Settings | None = None) -> Asset:
@@ -41,7 +41,7 @@ def view_asset(view: ReportingView, settings: Settings | None = None) -> Asset:
 
 def feed_assets(contract: Contract, settings: Settings) -> list[Asset]:
     """Every Asset the feed's DAG updates: staging, then the reporting views in contract order."""
-    return [staging_asset(contract.feed, settings), *(view_asset(v, settings) for v in contract.reporting)]
+    return [staging_asset(contract.feed, settings, contract.version), *(view_asset(v, settings) for v in contract.reporting)]
 
 
 def name_the_batch(context: Mapping[str, Any], result: Any = None) -> None:

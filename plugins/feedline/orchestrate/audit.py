@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedline.contract.model import Contract
-from feedline.orchestrate import alerts, sql
+from feedline.orchestrate import alerts, bq_calls, sql
 from feedline.settings import Settings
 
 # No valid rows: the MERGE's source is empty anyway, any day will do.
@@ -51,7 +51,7 @@ def inspect_batch(
     statements = audit_statements(settings, contract, batch_id)
 
     def rows(template: str, config=batch_config) -> list[dict[str, Any]]:
-        return [dict(r) for r in client.query(statements[template], job_config=config).result()]
+        return bq_calls.query_rows(client, statements[template], config)
 
     files, reasons, span = (
         rows("audit/batch_files.sql"),
@@ -175,7 +175,7 @@ def reconcile(client, settings: Settings, contract: Contract, batch_id: str | No
 
     def rows(template: str, config=None) -> list[dict[str, Any]]:
         statement = sql.render(settings, template, params=identifiers)
-        return [dict(r) for r in client.query(statement, job_config=config).result()]
+        return bq_calls.query_rows(client, statement, config)
 
     files = rows("audit/reconcile_files.sql", by_batch)
     duplicates = rows("audit/staging_duplicate_keys.sql")

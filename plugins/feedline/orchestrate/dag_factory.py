@@ -32,13 +32,13 @@ from airflow.providers.google.cloud.operators.gcs import GCSDeleteObjectsOperato
 from airflow.providers.google.cloud.sensors.gcs import GCSObjectsWithPrefixExistenceSensor
 from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
 from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
-from google.cloud.bigquery.retry import DEFAULT_RETRY as BIGQUERY_RETRY
 
 from airflow.sdk import DAG, AsyncCallback, BaseOperator, DeadlineAlert, DeadlineReference, XComArg, chain, cross_downstream
 
 from feedline.contract import naming, tables
 from feedline.contract.model import Contract, load_contracts
-from feedline.orchestrate import alerts, assets, dataflow, events, sql, tasks
+from feedline.orchestrate import alerts, assets, dataflow, events, lineage, sql, tasks
+from feedline.orchestrate.bq_calls import BIGQUERY_CALL_RETRY
 from feedline.orchestrate.params import RUN_PARAMS, skip_in_dry_run
 from feedline.orchestrate.tasks import GCP_CONN_ID
 from feedline.settings import Settings, from_env
@@ -64,12 +64,9 @@ JOB_ID = "{{ dag.dag_id }}_{{ ti.task_id }}_clear{{ dag_run.clear_number }}_try{
 SWEEP_POKE_INTERVAL = 30
 SWEEP_TIMEOUT = 300
 
-# How long a BigQuery task keeps retrying a call that fails for a transient reason (connection
-# refused, 5xx) before the try fails and Airflow retries the task with backoff. The client's own
-# default is 600 s: with BigQuery unreachable, a task hung 10 minutes before its first retry.
-# The job itself may run longer: this bounds the retries of one call, not a job's wait.
-SERVICE_RETRY_SECONDS = 120
-BIGQUERY_CALL_RETRY = BIGQUERY_RETRY.with_timeout(SERVICE_RETRY_SECONDS)
+# The BigQuery operators retry a call that fails for a transient reason (connection refused,
+# 5xx) for at most SERVICE_RETRY_SECONDS (bq_calls), then the try fails and Airflow retries the
+# task with backoff. The job itself may run longer: this bounds the retries of one call.
 
 BATCH_PARAMETERS = [
     sql.query_parameter("batch_id", "STRING", xcom("batch_id")),
@@ -182,9 +179,10 @@ def clear_outputs(contract: Contract, settings: Settings) -> BaseOperator:
     )
 
 
-def validate_rows(settings: Settings, launch_options: XComArg) -> BaseOperator:
+def validate_rows(contract: Contract, settings: Settings, launch_options: XComArg) -> BaseOperator:
     """The Beam job: on the DirectRunner locally, as a Dataflow flex template in the cloud.
     ``launch_options`` is what claim_files built for that runner (tasks.launch_options)."""
+    job_lineage = lineage.report_beam_job(settings, contract)
     if settings.runner == "direct":
         # Imported here: the cloud's DAGs never need the Beam provider.
         from airflow.providers.apache.beam.operators.beam import BeamRunPythonPipelineOperator
@@ -197,6 +195,7 @@ def validate_rows(settings: Settings, launch_options: XComArg) -> BaseOperator:
             py_interpreter=sys.executable,
             gcp_conn_id=GCP_CONN_ID,
             pool=settings.beam_pool,
+            pre_execute=job_lineage,
         )
     # Deferrable (waits in the triggerer); a retry waits for the batch's job instead of a second.
     return dataflow.BatchFlexTemplateOperator(
@@ -207,6 +206,7 @@ def validate_rows(settings: Settings, launch_options: XComArg) -> BaseOperator:
         project_id=settings.project,
         gcp_conn_id=GCP_CONN_ID,
         pool=settings.beam_pool,  # bounds the Dataflow jobs running at once
+        pre_execute=job_lineage,
     )
 
 
@@ -322,6 +322,7 @@ def refresh_views(contract: Contract, settings: Settings) -> list[BaseOperator]:
             sql.query_job(sql.refresh_statement(sql.reporting_view_ref(settings, view)), []),
             retries=4,
             outlets=[assets.view_asset(view, settings)],
+            pre_execute=lineage.report_view_refresh(settings, contract, view.name),
             post_execute=assets.name_the_batch,
         )
         for view in contract.reporting
@@ -346,7 +347,7 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
         audited = record_audit(settings, identifiers)
 
         chain(choose, [wait, claim])
-        chain(wait, claim, clear_outputs(contract, settings), validate_rows(settings, claim["launch"]), loads)
+        chain(wait, claim, clear_outputs(contract, settings), validate_rows(contract, settings, claim["launch"]), loads)
         cross_downstream(loads, publishes)
         cross_downstream(loads, [audited])  # the audit needs the loads, even when publishing is skipped
         chain(publishes, audited, checked, merge_staging(contract, settings, identifiers),

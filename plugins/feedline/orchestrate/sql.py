@@ -128,18 +128,17 @@ def render(settings: Settings, template: str, **context: Any) -> str:
     return _environment(settings.sql_dir).get_template(template).render(**context)
 
 
-def reporting_select(settings: Settings, view: ReportingView) -> str:
+def reporting_select(settings: Settings, contract: Contract, view: ReportingView) -> str:
+    """A view's SELECT over its feed's staging table (of the contract's table version)."""
+    dataset, table = tables.table_location(contract.feed, "staging", contract.version)
     return render(
-        settings,
-        f"reporting/{view.name}.sql",
-        project=settings.project,
-        staging_dataset=tables.dataset_names()["staging"],
+        settings, f"reporting/{view.name}.sql", project=settings.project, staging_dataset=dataset, staging_table=table,
     )
 
 
-def create_materialized_view(settings: Settings, view: ReportingView) -> str:
+def create_materialized_view(settings: Settings, contract: Contract, view: ReportingView) -> str:
     """Plain CREATE MATERIALIZED VIEW (local emulator); BigQuery's options come from Terraform."""
-    return f"CREATE MATERIALIZED VIEW `{reporting_view_ref(settings, view)}` AS\n{reporting_select(settings, view)}"
+    return f"CREATE MATERIALIZED VIEW `{reporting_view_ref(settings, view)}` AS\n{reporting_select(settings, contract, view)}"
 
 
 def refresh_statement(view_ref: str) -> str:

@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from feedline.contract import naming
 from feedline.contract.model import Contract
-from feedline.orchestrate import alerts, audit, backfill, events, launch, params, sql
+from feedline.orchestrate import alerts, audit, backfill, bq_calls, events, launch, lineage, params, sql
 from feedline.settings import Settings
 from feedline.storage import claims
 
@@ -114,7 +114,7 @@ def record_claim_quarantine(
             scalar("dag_run_id", "STRING", dag_run_id), scalar("source_file", "STRING", source_file),
             scalar("reason", "STRING", reason), scalar("dry_run", "BOOL", dry_run),
         ])
-        client.query(statement, job_config=config).result()
+        bq_calls.query_rows(client, statement, config)
 
 
 @task.branch
@@ -158,6 +158,8 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
         log.warning("%s", taken)
     if not claim.files:
         raise AirflowSkipException(taken or f"no {feed} files to claim")
+    lineage.report(context.get("task"), lineage.claimed_inputs(settings, contract, claim),
+                   [lineage.processing_uri(settings, contract, batch_id)])
     stamp = ingested_at(dag_run)
     return {
         "batch_id": batch_id,
@@ -205,7 +207,10 @@ def settle_files(contract: Contract, settings: Settings, claim_data: dict, repor
     claim = claims.Claim.from_xcom(claim_data)
     if params.flag(context.get("params", {}), "dry_run"):
         return claims.release_copies(gcs_client(), settings, contract, claim)
-    return claims.settle_files(gcs_client(), settings, contract, claim, report["quarantined"])
+    places = claims.settle_files(gcs_client(), settings, contract, claim, report["quarantined"])
+    lineage.report(context.get("task"), [lineage.processing_uri(settings, contract, claim.batch_id)],
+                   lineage.settled_outputs(places.values()))
+    return places
 
 
 @task

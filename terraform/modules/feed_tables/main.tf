@@ -40,7 +40,9 @@ locals {
   # A contract may write cluster_by/key as one name or a list; flatten() accepts both.
   feeds = {
     for feed, c in local.contracts : feed => {
-      dag_id               = "feedline_${feed}"
+      dag_id = "feedline_${feed}"
+      # Table names: the feed, then _v<N> from table version 2 (feedline.contract.tables.table_stem).
+      table_stem           = try(c.version, 1) == 1 ? feed : "${feed}_v${c.version}"
       file_pattern         = c.file_pattern
       key                  = flatten([try(c.key, [])])
       partition_by         = try(c.partition_by, null)
@@ -70,11 +72,11 @@ locals {
   # contract = contract types and REQUIRED where the contract says so; none = no data columns.
   layouts = merge([
     for feed, f in local.feeds : {
-      for kind, spec in local.layout.tables : "${feed}.${kind}" => {
+      for kind, spec in local.layout.tables : "${f.table_stem}.${kind}" => {
         feed        = feed
         kind        = kind
         dataset_id  = local.datasets[spec.dataset]
-        table_id    = replace(spec.name, "{feed}", feed)
+        table_id    = replace(spec.name, "{feed}", f.table_stem)
         description = spec.description
         fields = concat(
           [
@@ -118,10 +120,13 @@ locals {
         table_id   = v.name
         query = replace(
           replace(
-            local.reporting_sql[v.name],
-            "/\\{\\{\\s*project\\s*\\}\\}/", var.project_id
+            replace(
+              local.reporting_sql[v.name],
+              "/\\{\\{\\s*project\\s*\\}\\}/", var.project_id
+            ),
+            "/\\{\\{\\s*staging_dataset\\s*\\}\\}/", local.datasets.staging
           ),
-          "/\\{\\{\\s*staging_dataset\\s*\\}\\}/", local.datasets.staging
+          "/\\{\\{\\s*staging_table\\s*\\}\\}/", replace(local.layout.tables.staging.name, "{feed}", f.table_stem)
         )
         partition_field     = v.partition_by
         cluster_by          = v.cluster_by

@@ -90,12 +90,13 @@ class FakeClient:
     def __init__(self, answers):
         self.answers, self.calls = list(answers), []
 
-    def query(self, statement, job_config=None):
+    def query(self, statement, job_config=None, **bounds):
+        assert bounds["retry"].timeout and bounds["job_retry"] is None  # bq_calls.query_rows' bounds
         self.calls.append((statement, job_config))
         answer = self.answers.pop(0)
 
         class Job:
-            def result(self):
+            def result(self, retry):
                 return answer
 
         return Job()

@@ -133,13 +133,13 @@ def test_every_bigquery_task_gives_up_on_an_unreachable_service_within_minutes()
     from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
     from airflow.providers.google.cloud.transfers.gcs_to_bigquery import GCSToBigQueryOperator
 
-    from feedline.orchestrate import dag_factory
+    from feedline.orchestrate import bq_calls, dag_factory
     from feedline.settings import from_env
 
-    assert dag_factory.SERVICE_RETRY_SECONDS <= 180
+    assert bq_calls.SERVICE_RETRY_SECONDS <= 180
     for dag in dag_factory.build_all(from_env({})).values():
         bigquery = [t for t in dag.tasks if isinstance(t, (BigQueryInsertJobOperator, GCSToBigQueryOperator))]
         assert len(bigquery) >= 6
         for t in bigquery:
-            assert t.result_retry.timeout == dag_factory.SERVICE_RETRY_SECONDS, t.task_id
+            assert t.result_retry.timeout == bq_calls.SERVICE_RETRY_SECONDS, t.task_id
             assert t.retries >= 2 and t.retry_exponential_backoff, t.task_id
