@@ -11,7 +11,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
 
 from feedline.contract import tables
-from feedline.orchestrate import sql
+from feedline.orchestrate import columns, sql
 from feedline.contract.model import Contract
 from feedline.settings import Settings
 
@@ -75,28 +75,17 @@ def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
 def add_missing_columns(bq: bigquery.Client, settings: Settings, spec: tables.TableSpec) -> list[str]:
     """A table made by an older version gets the NULLABLE columns added since (rows kept), so
     a stack provisioned before keeps working; a new REQUIRED column cannot be added in place.
-    DDL for the data, then the schema as well: the emulator's ALTER TABLE leaves the table's
-    metadata as it was (BigQuery's changes both; the second step is then a no-op)."""
+    The same code as a feed's evolved columns (feedline.orchestrate.columns.add_columns)."""
     table_id = f"{settings.project}.{spec.table_id}"
-    table = bq.get_table(table_id)
-    have = {f.name for f in table.schema}
-    missing = [f for f in spec.fields if f["name"] not in have]
-    for field in missing:
-        if field.get("mode") == "REQUIRED":
+    have = {f.name for f in bq.get_table(table_id).schema}
+    for field in spec.fields:
+        if field["name"] not in have and field.get("mode") == "REQUIRED":
             raise RuntimeError(
                 f"{table_id} lacks the REQUIRED column {field['name']}, which cannot be added in place: "
                 "`feedline local wipe` and provision again (a local stack holds sample data only)"
             )
-        if not (sql.IDENT.match(field["name"]) and sql.IDENT.match(field["type"])):
-            raise ValueError(f"invalid column {field['name']!r} {field['type']!r} in {table_id}")
-        bq.query(f"ALTER TABLE `{sql.table_ref(settings, spec.dataset, spec.name)}` "
-                 f"ADD COLUMN IF NOT EXISTS {field['name']} {field['type']}").result()
-    table = bq.get_table(table_id)
-    unlisted = [f for f in missing if f["name"] not in {s.name for s in table.schema}]
-    if unlisted:
-        table.schema = [*table.schema, *(bigquery.SchemaField.from_api_repr(dict(f)) for f in unlisted)]
-        bq.update_table(table, ["schema"])
-    return [f"{spec.table_id}.{f['name']}" for f in missing]
+    added = columns.add_columns(bq, settings, spec.dataset, spec.name, list(spec.fields))
+    return [f"{spec.table_id}.{name}" for name in added]
 
 
 def _table_exists(bq: bigquery.Client, table_id: str) -> bool:

@@ -68,6 +68,7 @@ def test_batch_report_totals_loaded_files_only():
             "b.csv": {"rows_read": 50, "rows_deadletter": 0, "share": 0.0},
         },
         "reasons": [("bad amount", 7), ("short row", 3)],
+        "drift": {},
         "partition_min": "2026-11-24",
         "partition_max": "2026-11-25",
     }
