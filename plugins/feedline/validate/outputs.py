@@ -122,7 +122,7 @@ DRIFT_FIELDS = ("columns_added", "columns_ignored", "columns_nulled")
 def summary_row(summary: FileSummary, source_file: str) -> dict[str, Any]:
     """The summary output's line for one file (tables.SUMMARY_FIELDS). The drifted column names
     travel as JSON arrays in STRING columns (NULL: none), as ``reasons`` travels as an object."""
-    drift = {name: json.dumps(getattr(summary, name), ensure_ascii=False) if getattr(summary, name) else None
+    drift = {name: json.dumps(getattr(summary, name), ensure_ascii=False, separators=SEPARATORS) if getattr(summary, name) else None
              for name in DRIFT_FIELDS}
     return {**vars(summary), "source_file": source_file, "reasons": json.dumps(summary.reasons, sort_keys=True), **drift}
 
