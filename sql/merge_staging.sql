@@ -3,7 +3,10 @@
 -- Jinja fills identifiers only; batch_id, ingested_at and, for partitioned feeds, the
 -- batch's partition range (partition_min, partition_max: constants, so BigQuery prunes the
 -- staging partitions the batch did not hit) are query parameters.
+-- extra_columns: the evolved columns (schema_drift evolve) staging carries besides the
+-- contract's, bound by the DAG (sql.with_load_tables); none when not bound.
 {%- set p = params %}
+{%- set columns = p.columns + (extra_columns if extra_columns is defined else []) %}
 MERGE `{{ p.staging_table }}` AS target
 USING (
   WITH batch AS (
@@ -21,7 +24,7 @@ USING (
     ) = 1
   )
 
-  SELECT {{ p.columns | join(', ') }}, _source_file
+  SELECT {{ columns | join(', ') }}, _source_file
   FROM deduped
 ) AS source
 ON {% for k in p.key %}target.{{ k }} = source.{{ k }}{% if not loop.last %} AND {% endif %}{% endfor %}
@@ -32,15 +35,15 @@ ON {% for k in p.key %}target.{{ k }} = source.{{ k }}{% if not loop.last %} AND
 WHEN MATCHED AND source.{{ p.latest_by }} > target.{{ p.latest_by }} THEN
 {%- else %}
 WHEN MATCHED AND NOT (
-  {%- for c in p.columns %}
+  {%- for c in columns %}
   target.{{ c }} IS NOT DISTINCT FROM source.{{ c }}{% if not loop.last %} AND{% endif %}
   {%- endfor %}
 ) THEN
 {%- endif %}
   UPDATE SET
-  {%- for c in p.columns + ['_source_file'] %}
+  {%- for c in columns + ['_source_file'] %}
     {{ c }} = source.{{ c }}{% if not loop.last %},{% endif %}
   {%- endfor %}
 WHEN NOT MATCHED THEN
-  INSERT ({{ (p.columns + ['_source_file']) | join(', ') }})
-  VALUES ({% for c in p.columns + ['_source_file'] %}source.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %});
+  INSERT ({{ (columns + ['_source_file']) | join(', ') }})
+  VALUES ({% for c in columns + ['_source_file'] %}source.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %});

@@ -5,10 +5,14 @@
 -- Jinja fills identifiers only (load_tables: the batch's own load tables, sql.load_tables;
 -- source_columns: target_columns as read from the load table, e.g. BYTES decoded from base64,
 -- tables.load_select);
+-- extra_columns: the evolved columns (schema_drift evolve) raw carries besides the contract's,
+-- bound by the DAG for publish_raw only (sql.with_load_tables); none when not bound.
 -- batch_id and ingested_at are query parameters.
+{%- set extra = extra_columns if extra_columns is defined else [] %}
+{%- set target_columns = params.target_columns + extra %}
 MERGE `{{ params.target_table }}` AS target
 USING (
-  SELECT {{ params.source_columns | join(', ') }}
+  SELECT {{ (params.source_columns + extra) | join(', ') }}
   FROM `{{ load_tables[params.load_output] }}`
   WHERE _batch_id = @batch_id
     AND _source_file IN (
@@ -20,8 +24,8 @@ ON DATE(target._ingested_at) = DATE(@ingested_at)
   AND target._source_file = source._source_file
   AND target._line_number = source._line_number
 WHEN NOT MATCHED THEN
-  INSERT ({{ params.target_columns | join(', ') }})
-  VALUES ({% for c in params.target_columns %}source.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+  INSERT ({{ target_columns | join(', ') }})
+  VALUES ({% for c in target_columns %}source.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
 WHEN NOT MATCHED BY SOURCE
   AND DATE(target._ingested_at) = DATE(@ingested_at)
   AND target._batch_id = @batch_id THEN

@@ -1,5 +1,6 @@
 -- One audit row per file of this batch attempt: rows read (Beam), rows loaded and rows
--- deadlettered (counted in the warehouse), status and the quarantine reason.
+-- deadlettered (counted in the warehouse), status and the quarantine reason, and what the
+-- contract's schema_drift did with the file's header (columns added, ignored, loaded as NULL).
 -- Keyed by (batch_id, attempt, source_file): a retried task rewrites its own rows, a re-run
 -- (cleared) batch adds rows for its new attempt, so the audit shows both.
 -- A dry run (params.dry_run) published nothing: it counts the rows it would have published,
@@ -9,7 +10,7 @@
 MERGE `{{ params.audit_table }}` AS target
 USING (
   WITH summary AS (
-    SELECT source_file, rows_read, file_error
+    SELECT source_file, rows_read, file_error, columns_added, columns_ignored, columns_nulled
     FROM `{{ load_tables.summary }}`
   ),
 
@@ -51,6 +52,9 @@ USING (
       COALESCE(deadlettered.row_count, 0) AS rows_deadletter,
       IF(summary.rows_read = 0, 0.0, COALESCE(deadlettered.row_count, 0) / summary.rows_read) AS deadletter_share,
       summary.file_error AS reason,
+      summary.columns_added,
+      summary.columns_ignored,
+      summary.columns_nulled,
       @dry_run AS dry_run,
       CURRENT_TIMESTAMP() AS recorded_at
     FROM summary
@@ -71,11 +75,16 @@ WHEN MATCHED THEN
     rows_deadletter = source.rows_deadletter,
     deadletter_share = source.deadletter_share,
     reason = source.reason,
+    columns_added = source.columns_added,
+    columns_ignored = source.columns_ignored,
+    columns_nulled = source.columns_nulled,
     dry_run = source.dry_run,
     recorded_at = source.recorded_at
 WHEN NOT MATCHED THEN
   INSERT (batch_id, attempt, dag_run_id, source_file, status, rows_read, rows_loaded,
-          rows_deadletter, deadletter_share, reason, dry_run, recorded_at)
+          rows_deadletter, deadletter_share, reason, columns_added, columns_ignored, columns_nulled,
+          dry_run, recorded_at)
   VALUES (source.batch_id, source.attempt, source.dag_run_id, source.source_file, source.status,
           source.rows_read, source.rows_loaded, source.rows_deadletter, source.deadletter_share,
-          source.reason, source.dry_run, source.recorded_at);
+          source.reason, source.columns_added, source.columns_ignored, source.columns_nulled,
+          source.dry_run, source.recorded_at);

@@ -71,6 +71,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         ),
         "file_error": summary.file_error,
         "reasons": dict(sorted((summary.reasons or {}).items(), key=lambda kv: (-kv[1], kv[0]))),
+        # What the contract's schema_drift would do with the header (the DAG does the same).
+        "schema_drift": {
+            "policy": vars(contracts[summary.feed].schema_drift) if summary.feed in contracts else None,
+            "columns_added": summary.columns_added or [],
+            "columns_ignored": summary.columns_ignored or [],
+            "columns_nulled": summary.columns_nulled or [],
+        },
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -87,6 +94,12 @@ def _validate_text(report: dict) -> str:
         f"{report['rows_deadletter']} deadletter ({report['deadletter_share']:.2%}, "
         f"threshold {report['threshold']:.2%}{', EXCEEDED' if report['threshold_exceeded'] else ''})"
     ]
+    drift = report["schema_drift"]
+    for key, says in (("columns_added", "would add to raw and staging (NULLABLE STRING)"),
+                      ("columns_ignored", "would ignore (not the contract's)"),
+                      ("columns_nulled", "would load as NULL (missing)")):
+        if drift[key]:
+            lines.append(f"  header: {says}: {', '.join(json.dumps(c, ensure_ascii=False) for c in drift[key])}")
     lines += [f"  {count:>6}  {reason}" for reason, count in report["reasons"].items()]
     return "\n".join(lines)
 

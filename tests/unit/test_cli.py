@@ -41,3 +41,33 @@ def test_sample_data_names_its_feeds():
 
     with pytest.raises(LookupError, match="makes customers, transactions"):
         sample_data.generate("orders", 1, 0.0, 1, __import__("datetime").date(2026, 1, 1))
+
+
+def test_validate_reports_what_the_schema_drift_policy_would_do(monkeypatch, tmp_path, capsys):
+    import json
+
+    import yaml
+
+    raw = yaml.safe_load((REPO_ROOT / "contracts" / "customers.yaml").read_text())
+    raw["schema_drift"] = {"extra_columns": "evolve", "missing_columns": "null"}
+    (tmp_path / "customers.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("FEEDLINE_CONTRACTS_DIR", str(tmp_path))
+    data = tmp_path / "customers_20261126.csv"
+    data.write_text("customer_id,email,updated_at,tier\nC1,a@b.co,2026-11-26T00:00:00Z,gold\n")
+    assert cli.main(["validate", str(data), "--json"]) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["schema_drift"] == {
+        "policy": {"extra_columns": "evolve", "missing_columns": "null"},
+        "columns_added": ["tier"], "columns_ignored": [],
+        "columns_nulled": ["full_name", "country", "signup_date"],
+    }
+    assert cli.main(["validate", str(data)]) == cli.EXIT_OK
+    text = capsys.readouterr().out
+    assert '  header: would add to raw and staging (NULLABLE STRING): "tier"\n' in text
+    assert '  header: would load as NULL (missing): "full_name", "country", "signup_date"' in text
+    data.write_text("customer_id,updated_at,Email\nC1,2026-11-26T00:00:00Z,a@b.co\n")
+    assert cli.main(["validate", str(data)]) == cli.EXIT_REJECTED
+    assert capsys.readouterr().out.strip() == (
+        f"REJECTED {data}: header does not match the customers contract: missing required email; "
+        "column 'Email' differs from the contract's 'email' only in case"
+    )

@@ -147,7 +147,7 @@ def _table_changes(feed: str, old: Contract, new: Contract) -> list[Change]:
 
 def _rule_changes(feed: str, old: Contract, new: Contract) -> list[Change]:
     fields = ("file_pattern", "schedule", "latest_by", "deadletter_threshold", "on_exceed", "deadline_minutes",
-              "description")
+              "description", "schema_drift")
     changes = [
         Change(feed, RULES, f"{name} {getattr(old, name)!r} -> {getattr(new, name)!r}")
         for name in fields if getattr(old, name) != getattr(new, name)

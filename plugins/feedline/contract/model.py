@@ -22,6 +22,10 @@ TYPES = ("STRING", "INT64", "NUMERIC", "FLOAT64", "BOOL", "DATE", "TIMESTAMP")
 NAMED_CHECKS = ("email",)
 ON_EXCEED = ("warn", "fail")
 GRANULARITIES = ("DAY", "MONTH")
+# What a file whose header differs from the contract gets (schema_drift). The first of each is
+# the default: the whole file is quarantined with the reason.
+EXTRA_COLUMN_POLICIES = ("quarantine", "ignore", "evolve")
+MISSING_COLUMN_POLICIES = ("quarantine", "null")
 # A file's date as its name carries it (archive folders, backfills): eight ASCII digits.
 FILE_DATE = re.compile(r"[0-9]{8}", re.ASCII)
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -82,6 +86,19 @@ class Migration:
 
 
 @dataclass(frozen=True)
+class SchemaDrift:
+    """What a file whose header differs from the contract gets.
+
+    extra_columns: ``quarantine`` the file; ``ignore`` the columns (their names go to the
+    audit); ``evolve``: add them to raw and staging as NULLABLE STRING columns and load them.
+    missing_columns (not required ones; a missing required column always quarantines):
+    ``quarantine`` the file, or ``null``: load the file with NULL there (recorded in the audit)."""
+
+    extra_columns: str = "quarantine"
+    missing_columns: str = "quarantine"
+
+
+@dataclass(frozen=True)
 class Contract:
     feed: str
     description: str
@@ -99,6 +116,7 @@ class Contract:
     # Table version: 1 is the feed's tables as named; a migration to version N makes <feed>_vN.
     version: int = 1
     migration: Migration | None = None
+    schema_drift: SchemaDrift = SchemaDrift()
     source_path: str = field(default="", compare=False)
 
     @property
@@ -165,6 +183,7 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
     known = {
         "feed", "description", "file_pattern", "schedule", "columns", "key", "latest_by",
         "partition_by", "cluster_by", "deadletter", "reporting", "deadline_minutes", "version", "migration",
+        "schema_drift",
     }
     for unknown in sorted(set(raw) - known):
         raise fail(unknown, "unknown field")
@@ -258,6 +277,7 @@ def parse_contract(raw: dict[str, Any], source: str = "<contract>") -> Contract:
         deadline_minutes=_parse_deadline(raw.get("deadline_minutes", DEFAULT_DEADLINE_MINUTES), fail),
         version=version,
         migration=migration,
+        schema_drift=_parse_schema_drift(raw.get("schema_drift"), fail),
         source_path=source,
     )
 
@@ -300,6 +320,25 @@ def _parse_deadline(deadline: Any, fail) -> float:
     if not _is_number(deadline) or not 0 < deadline <= 7 * 24 * 60:
         raise fail("deadline_minutes", f"{deadline!r} must be a number of minutes above 0, at most a week (10080)")
     return deadline
+
+
+def _parse_schema_drift(raw: Any, fail) -> SchemaDrift:
+    if raw is None:
+        return SchemaDrift()
+    if not isinstance(raw, dict):
+        raise fail("schema_drift", "must be a mapping with extra_columns and/or missing_columns")
+    for unknown in sorted(set(raw) - {"extra_columns", "missing_columns"}):
+        raise fail(f"schema_drift.{unknown}", "unknown field; expected extra_columns or missing_columns")
+    default = SchemaDrift()
+    extra = raw.get("extra_columns", default.extra_columns)
+    if extra not in EXTRA_COLUMN_POLICIES:
+        raise fail("schema_drift.extra_columns", f"{extra!r} is not one of {', '.join(EXTRA_COLUMN_POLICIES)}")
+    missing = raw.get("missing_columns", default.missing_columns)
+    if "missing_columns" in raw and missing is None:
+        missing = "null"  # YAML reads an unquoted `null` as None: that policy is what it means
+    if missing not in MISSING_COLUMN_POLICIES:
+        raise fail("schema_drift.missing_columns", f"{missing!r} is not one of {', '.join(MISSING_COLUMN_POLICIES)}")
+    return SchemaDrift(extra_columns=extra, missing_columns=missing)
 
 
 def _as_list(value: Any) -> list:

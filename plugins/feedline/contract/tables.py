@@ -205,6 +205,10 @@ SUMMARY_FIELDS: tuple[dict[str, str], ...] = (
     {"name": "reasons", "type": "STRING", "mode": "NULLABLE"},  # JSON object: reason -> count
     {"name": "partition_min", "type": "DATE", "mode": "NULLABLE"},  # days the valid rows hit
     {"name": "partition_max", "type": "DATE", "mode": "NULLABLE"},
+    # schema_drift's outcome, each a JSON array of column names (NULL: none)
+    {"name": "columns_added", "type": "STRING", "mode": "NULLABLE"},  # evolve: now in raw and staging
+    {"name": "columns_ignored", "type": "STRING", "mode": "NULLABLE"},  # ignore: in no table
+    {"name": "columns_nulled", "type": "STRING", "mode": "NULLABLE"},  # null: missing, loaded as NULL
 )
 
 # Beam output -> load table (dataset "load", one table per batch and output, removed after).

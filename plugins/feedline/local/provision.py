@@ -11,7 +11,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
 
 from feedline.contract import tables
-from feedline.orchestrate import sql
+from feedline.orchestrate import columns, sql
 from feedline.contract.model import Contract
 from feedline.settings import Settings
 
@@ -61,7 +61,7 @@ def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
                 bq.create_table(bigquery_table(settings.project, spec))
                 created.append(spec.table_id)
             except Conflict:
-                created.extend(add_missing_columns(bq, settings, spec))
+                created.extend(add_missing_columns(bq, settings, spec) + relax_columns(bq, settings, spec))
         for view in contract.reporting:
             # Plain MV: the emulator silently skips one with PARTITION BY/CLUSTER BY/OPTIONS
             # (tests/integration/test_sql.py shows it); Terraform adds those in BigQuery.
@@ -76,40 +76,39 @@ def provision(settings: Settings, contracts: dict[str, Contract]) -> list[str]:
 
 
 def add_missing_columns(bq: bigquery.Client, settings: Settings, spec: tables.TableSpec) -> list[str]:
-    """A table made by an older contract or version gets what an additive change added (rows
-    kept): the NULLABLE columns added since, and REQUIRED columns the contract relaxed to
-    NULLABLE; a new REQUIRED column cannot be added in place. DDL for the data, then the schema
-    as well: the emulator's ALTER TABLE leaves the table's metadata as it was (BigQuery's changes
-    both; the second step is then a no-op)."""
+    """A table made by an older version gets the NULLABLE columns added since (rows kept), so
+    a stack provisioned before keeps working; a new REQUIRED column cannot be added in place.
+    The same code as a feed's evolved columns (feedline.orchestrate.columns.add_columns)."""
     table_id = f"{settings.project}.{spec.table_id}"
-    table = bq.get_table(table_id)
-    have = {f.name: f for f in table.schema}
-    missing = [f for f in spec.fields if f["name"] not in have]
-    relaxed = [f for f in spec.fields if f["name"] in have and have[f["name"]].mode == "REQUIRED"
-               and f.get("mode", "NULLABLE") == "NULLABLE"]
-    ref = sql.table_ref(settings, spec.dataset, spec.name)
-    for field in [*missing, *relaxed]:
-        if field.get("mode") == "REQUIRED":
+    have = {f.name for f in bq.get_table(table_id).schema}
+    for field in spec.fields:
+        if field["name"] not in have and field.get("mode") == "REQUIRED":
             raise RuntimeError(
                 f"{table_id} lacks the REQUIRED column {field['name']}, which cannot be added in place: "
                 "`feedline local wipe` and provision again (a local stack holds sample data only)"
             )
-        if not (sql.IDENT.match(field["name"]) and sql.IDENT.match(field["type"])):
-            raise ValueError(f"invalid column {field['name']!r} {field['type']!r} in {table_id}")
-    for field in missing:
-        bq.query(f"ALTER TABLE `{ref}` ADD COLUMN IF NOT EXISTS {field['name']} {field['type']}").result()
-    for field in relaxed:
-        bq.query(f"ALTER TABLE `{ref}` ALTER COLUMN {field['name']} DROP NOT NULL").result()
+    added = columns.add_columns(bq, settings, spec.dataset, spec.name, list(spec.fields))
+    return [f"{spec.table_id}.{name}" for name in added]
+
+
+def relax_columns(bq: bigquery.Client, settings: Settings, spec: tables.TableSpec) -> list[str]:
+    """REQUIRED columns the contract relaxed to NULLABLE (an additive change), relaxed in place:
+    DDL for the data, then the schema (the emulator's ALTER leaves its metadata as it was)."""
+    table_id = f"{settings.project}.{spec.table_id}"
     table = bq.get_table(table_id)
-    listed = {f.name: f for f in table.schema}
-    wanted = {f["name"]: f for f in [*missing, *relaxed]}
-    if any(name not in listed or listed[name].mode != "NULLABLE" for name in wanted):
-        table.schema = [
-            *(bigquery.SchemaField.from_api_repr(dict(wanted[f.name])) if f.name in wanted else f for f in table.schema),
-            *(bigquery.SchemaField.from_api_repr(dict(f)) for f in missing if f["name"] not in listed),
-        ]
+    wanted = {f["name"]: f for f in spec.fields if f.get("mode", "NULLABLE") == "NULLABLE"}
+    relaxed = [f.name for f in table.schema if f.mode == "REQUIRED" and f.name in wanted]
+    for name in relaxed:
+        if not sql.IDENT.fullmatch(name):
+            raise ValueError(f"invalid column {name!r} in {table_id}")
+        bq.query(f"ALTER TABLE `{sql.table_ref(settings, spec.dataset, spec.name)}` "
+                 f"ALTER COLUMN {name} DROP NOT NULL").result()
+    table = bq.get_table(table_id)
+    if any(f.mode == "REQUIRED" and f.name in relaxed for f in table.schema):
+        table.schema = [bigquery.SchemaField.from_api_repr(dict(wanted[f.name])) if f.name in relaxed else f
+                        for f in table.schema]
         bq.update_table(table, ["schema"])
-    return [f"{spec.table_id}.{f['name']}" for f in missing] + [f"{spec.table_id}.{f['name']} NULLABLE" for f in relaxed]
+    return [f"{spec.table_id}.{name} NULLABLE" for name in relaxed]
 
 
 def _reads_another_table(bq: bigquery.Client, view_id: str, select: str) -> bool:

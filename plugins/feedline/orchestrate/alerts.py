@@ -41,6 +41,33 @@ def quarantine_text(feed: str, batch_id: str, quarantined: dict[str, str]) -> st
     return "\n".join(lines)
 
 
+# What each schema_drift outcome did, as the alert says it (audit.header_drift's keys).
+DRIFT_ACTIONS = {
+    "added": "added to raw and staging as NULLABLE STRING",
+    "ignored": "ignored (loaded nowhere)",
+    "nulled": "missing, loaded as NULL",
+}
+
+
+def drift_lines(drift: dict[str, dict[str, list[str]]]) -> list[str]:
+    """One bullet per file: each outcome and its columns (names JSON-quoted: a header may hold anything)."""
+    lines = []
+    for name, outcomes in sorted(drift.items())[:MAX_FILES_LISTED]:
+        parts = [f"{DRIFT_ACTIONS[key]}: {', '.join(json.dumps(c, ensure_ascii=False) for c in columns)}"
+                 for key, columns in outcomes.items() if columns]
+        lines.append(f"• {shown(name)}: {'; '.join(parts)}")
+    if len(drift) > MAX_FILES_LISTED:
+        lines.append(f"• … and {len(drift) - MAX_FILES_LISTED} more file(s)")
+    return lines
+
+
+def drift_text(feed: str, batch_id: str, drift: dict[str, dict[str, list[str]]]) -> str:
+    """Files loaded although their header differs from the contract, as its schema_drift allows."""
+    lines = [f":large_blue_circle: Feedline *{feed}*: the header of {len(drift)} file(s) in batch `{batch_id}` "
+             "differs from the contract; loaded as its schema_drift says:"]
+    return "\n".join(lines + drift_lines(drift))
+
+
 def rows_share(counts: dict) -> str:
     """'12.50% (50 of 400 rows)' from a share and its counts (a file's or the batch's)."""
     return f"{counts['share']:.2%} ({counts['rows_deadletter']} of {counts['rows_read']} rows)"
@@ -107,6 +134,8 @@ def dry_run_text(feed: str, batch_id: str, report: dict, above_threshold: bool, 
     lines += [f"• `{name}`: quarantine ({reason})" for name, reason in sorted(report["quarantined"].items())]
     if files_above:
         lines += ["Files above the threshold:", *file_share_lines(files_above)]
+    if report.get("drift"):
+        lines += ["Headers that differ from the contract (schema_drift):", *drift_lines(report["drift"])]
     if report["reasons"]:
         lines += ["Top reasons:", *(f"• {reason}: {count}" for reason, count in list(report["reasons"])[:10])]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ check_batch logs, alerts and fails in separate steps. No Airflow imports.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from feedline.contract.model import Contract
@@ -93,9 +94,25 @@ def batch_report(files: list[dict], reasons: list[dict], span: dict) -> dict[str
             for a in loaded
         },
         "reasons": [(r["reason"], r["n"]) for r in reasons],
+        "drift": header_drift(loaded),
         "partition_min": str(span["partition_min"] or EMPTY_DAY),
         "partition_max": str(span["partition_max"] or EMPTY_DAY),
     }
+
+
+# The audit's schema_drift columns (JSON arrays of names) -> the report's keys for them.
+DRIFT_COLUMNS = {"columns_added": "added", "columns_ignored": "ignored", "columns_nulled": "nulled"}
+
+
+def header_drift(files: list[dict]) -> dict[str, dict[str, list[str]]]:
+    """Per loaded file whose header differed from the contract: the columns added, ignored and
+    loaded as NULL (only the non-empty ones), by file name."""
+    drift = {}
+    for a in files:
+        found = {key: json.loads(a[column]) for column, key in DRIFT_COLUMNS.items() if a.get(column)}
+        if found:
+            drift[a["source_file"]] = found
+    return dict(sorted(drift.items()))
 
 
 def audit_line(feed: str, batch_id: str, report: dict[str, Any]) -> str:
@@ -133,11 +150,14 @@ def exceeds_threshold(contract: Contract, report: dict[str, Any]) -> bool:
 
 
 def alert_texts(contract: Contract, batch_id: str, report: dict[str, Any]) -> list[str]:
-    """The Slack messages the batch calls for: quarantined files, then a deadletter share
-    above the feed's threshold (the batch's or any file's)."""
+    """The Slack messages the batch calls for: quarantined files, files loaded although their
+    header differs from the contract (schema_drift), then a deadletter share above the feed's
+    threshold (the batch's or any file's)."""
     texts = []
     if report["quarantined"]:
         texts.append(alerts.quarantine_text(contract.feed, batch_id, report["quarantined"]))
+    if report.get("drift"):
+        texts.append(alerts.drift_text(contract.feed, batch_id, report["drift"]))
     if exceeds_threshold(contract, report):
         texts.append(
             alerts.deadletter_text(

@@ -1,7 +1,8 @@
 """Builds one ingestion DAG per feed contract.
 
     choose_source -> [wait_for_files ->] claim_files -> clear_outputs -> validate_rows
-      -> load_valid, load_deadletter, load_summary -> publish_raw, publish_deadletter
+      -> load_deadletter, load_summary -> evolve_columns -> load_valid
+      -> publish_raw, publish_deadletter
       -> record_audit -> check_batch -> merge_staging -> refresh_<view>... -> settle_files
       -> drop_load_tables
 
@@ -37,7 +38,7 @@ from airflow.sdk import DAG, AsyncCallback, BaseOperator, DeadlineAlert, Deadlin
 
 from feedline.contract import naming, tables
 from feedline.contract.model import Contract, load_contracts
-from feedline.orchestrate import alerts, assets, dataflow, events, lineage, sql, tasks
+from feedline.orchestrate import alerts, assets, columns, dataflow, events, lineage, sql, tasks
 from feedline.orchestrate.bq_calls import BIGQUERY_CALL_RETRY
 from feedline.orchestrate.params import RUN_PARAMS, skip_in_dry_run
 from feedline.orchestrate.tasks import GCP_CONN_ID
@@ -149,7 +150,10 @@ def feed_dag(contract: Contract, settings: Settings) -> DAG:
         template_searchpath=[str(settings.sql_dir)],
         # The batch's load tables, computed from the run id by the one validated function the
         # SQL templates and the load operators share.
-        user_defined_macros={sql.LOAD_TABLES_MACRO: functools.partial(sql.load_tables_for_run, settings, contract)},
+        user_defined_macros={
+            sql.LOAD_TABLES_MACRO: functools.partial(sql.load_tables_for_run, settings, contract),
+            sql.EXTRA_COLUMNS_MACRO: functools.partial(sql.extra_columns_of_run, contract),
+        },
         tags=["feedline", f"feed:{feed}", f"env:{settings.env}"],
         params=RUN_PARAMS,
         deadline=None if runs_under_dags_test(sys.argv) else deadline_alert(contract, settings),
@@ -212,13 +216,17 @@ def validate_rows(contract: Contract, settings: Settings, launch_options: XComAr
 
 def load_output(contract: Contract, settings: Settings, output: str) -> BaseOperator:
     """One of the Beam job's outputs into the batch's own load table (recreated by every try,
-    so a Clear finds it again after drop_load_tables removed it)."""
+    so a Clear finds it again after drop_load_tables removed it). The valid output's schema
+    is the one evolve_columns wrote for the batch (the contract's columns and evolved ones)."""
+    prefix = naming.output_prefix(contract.feed, xcom("batch_id"))
+    valid = output == "valid"
     return GCSToBigQueryOperator(
         task_id=f"load_{output}",
         bucket=settings.work_bucket,
-        source_objects=[f"{naming.output_prefix(contract.feed, xcom('batch_id'))}{output}/*"],
+        source_objects=[f"{prefix}{output}/*"],
         destination_project_dataset_table=f"{{{{ {sql.LOAD_TABLES_MACRO}(run_id, dag_run.run_type)['{output}'] }}}}",
-        schema_fields=tables.load_output_schema(contract, output),
+        schema_fields=None if valid else tables.load_output_schema(contract, output),
+        schema_object=f"{prefix}{columns.VALID_SCHEMA_OBJECT}" if valid else None,
         source_format="NEWLINE_DELIMITED_JSON",
         write_disposition="WRITE_TRUNCATE",
         create_disposition="CREATE_IF_NEEDED",
@@ -259,13 +267,15 @@ def query(
     template: str,
     parameters: list[dict],
     task_kwargs: dict[str, Any] | None = None,
+    extra_columns: bool = False,
     **extra,
 ) -> BigQueryInsertJobOperator:
     """A template of sql/ as a BigQuery job: ``identifiers`` (and ``extra``) are the template's
-    ``params``, the batch's ``load_tables`` come from the DAG's macro, every value is one of the
-    query ``parameters``; ``task_kwargs`` go to the operator."""
+    ``params``, the batch's ``load_tables`` come from the DAG's macro (and, with
+    ``extra_columns``, the evolved columns the tables carry), every value is one of the query
+    ``parameters``; ``task_kwargs`` go to the operator."""
     return insert_job(
-        settings, task_id, sql.query_job(sql.with_load_tables(template), parameters),
+        settings, task_id, sql.query_job(sql.with_load_tables(template, extra_columns), parameters),
         params={**identifiers, **extra}, **(task_kwargs or {}),
     )
 
@@ -281,6 +291,7 @@ def publish(contract: Contract, settings: Settings, identifiers: dict[str, Any])
             target_columns=specs[kind].field_names(),
             source_columns=tables.load_select(specs[kind]),
             task_kwargs={"pre_execute": skip_in_dry_run},
+            extra_columns=kind == "raw",
         )
         for kind, output in (("raw", "valid"), ("deadletter", "deadletter"))
     ]
@@ -309,7 +320,7 @@ def merge_staging(contract: Contract, settings: Settings, identifiers: dict[str,
             sql.query_parameter(name, "DATE", f"{{{{ ti.xcom_pull(task_ids='check_batch')['{name}'] }}}}")
             for name in ("partition_min", "partition_max")
         ]
-    return query(settings, identifiers, "merge_staging", "merge_staging.sql", parameters,
+    return query(settings, identifiers, "merge_staging", "merge_staging.sql", parameters, extra_columns=True,
                  task_kwargs={"pre_execute": skip_in_dry_run, "post_execute": assets.name_the_batch,
                               "outlets": [assets.staging_asset(contract.feed, settings)]})
 
@@ -336,7 +347,8 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
         choose = tasks.choose_source(contract, settings)
         wait = wait_for_files(contract, settings)
         claim = tasks.claim_files(contract, settings)
-        loads = [load_output(contract, settings, output) for output in tables.LOAD_OUTPUTS]
+        loads = {output: load_output(contract, settings, output) for output in tables.LOAD_OUTPUTS}
+        evolved = tasks.evolve_columns(contract, settings)
         publishes = publish(contract, settings, identifiers)
         checked = tasks.check_batch(contract, settings)
         refreshes = refresh_views(contract, settings)
@@ -347,9 +359,12 @@ def build_dag(contract: Contract, settings: Settings) -> DAG:
         audited = record_audit(settings, identifiers)
 
         chain(choose, [wait, claim])
-        chain(wait, claim, clear_outputs(contract, settings), validate_rows(contract, settings, claim["launch"]), loads)
-        cross_downstream(loads, publishes)
-        cross_downstream(loads, [audited])  # the audit needs the loads, even when publishing is skipped
+        validated = validate_rows(contract, settings, claim["launch"])
+        chain(wait, claim, clear_outputs(contract, settings), validated, [loads["deadletter"], loads["summary"]])
+        # The valid rows' load schema waits for the columns the summary says the files add.
+        chain(loads["summary"], evolved, loads["valid"])
+        cross_downstream(list(loads.values()), publishes)
+        cross_downstream(list(loads.values()), [audited])  # the audit needs the loads, even when publishing is skipped
         chain(publishes, audited, checked, merge_staging(contract, settings, identifiers),
               *([refreshes] if refreshes else []), settled, tasks.drop_load_tables(contract, settings))
     return dag

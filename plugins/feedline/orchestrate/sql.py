@@ -71,9 +71,24 @@ def load_tables_for_run(
     return load_tables(settings, contract, naming.batch_id_for_dag_run(contract.feed, run_id, run_type))
 
 
-def with_load_tables(template: str) -> str:
-    """An operator's query: binds ``load_tables`` for the run, then includes the template."""
-    return f"{{% set load_tables = {LOAD_TABLES_MACRO}(run_id, dag_run.run_type) %}}{{% include '{template}' %}}"
+# The DAG's macro: ``{{ feedline_extra_columns(ti) }}``, the evolved columns the feed's tables
+# hold (evolve_columns' XCom, checked again as identifiers before any template sees them).
+EXTRA_COLUMNS_MACRO = "feedline_extra_columns"
+EVOLVE_TASK = "evolve_columns"
+
+
+def extra_columns_of_run(contract: Contract, ti) -> list[str]:
+    """The macro: what evolve_columns returned for this run, each name checked."""
+    from feedline.orchestrate import columns
+
+    return columns.checked_extra_columns(contract, list(ti.xcom_pull(task_ids=EVOLVE_TASK) or []))
+
+
+def with_load_tables(template: str, extra_columns: bool = False) -> str:
+    """An operator's query: binds ``load_tables`` for the run (and, with ``extra_columns``, the
+    evolved columns it carries as ``extra_columns``), then includes the template."""
+    extra = f"{{% set extra_columns = {EXTRA_COLUMNS_MACRO}(ti) %}}" if extra_columns else ""
+    return f"{{% set load_tables = {LOAD_TABLES_MACRO}(run_id, dag_run.run_type) %}}{extra}{{% include '{template}' %}}"
 
 
 def partition_day(contract: Contract) -> str | None:

@@ -116,9 +116,15 @@ class DeadletterLines:
         )
 
 
+DRIFT_FIELDS = ("columns_added", "columns_ignored", "columns_nulled")
+
+
 def summary_row(summary: FileSummary, source_file: str) -> dict[str, Any]:
-    """The summary output's line for one file (schemas.SUMMARY_FIELDS)."""
-    return {**vars(summary), "source_file": source_file, "reasons": json.dumps(summary.reasons, sort_keys=True)}
+    """The summary output's line for one file (tables.SUMMARY_FIELDS). The drifted column names
+    travel as JSON arrays in STRING columns (NULL: none), as ``reasons`` travels as an object."""
+    drift = {name: json.dumps(getattr(summary, name), ensure_ascii=False, separators=SEPARATORS) if getattr(summary, name) else None
+             for name in DRIFT_FIELDS}
+    return {**vars(summary), "source_file": source_file, "reasons": json.dumps(summary.reasons, sort_keys=True), **drift}
 
 
 def merge_summaries(feed: str, parts: list[tuple[int, FileSummary]]) -> FileSummary:
@@ -126,7 +132,10 @@ def merge_summaries(feed: str, parts: list[tuple[int, FileSummary]]) -> FileSumm
     failed ends the file there, as reading it in one go would have (later ranges only run
     when planning proved the file reads cleanly, so this is the whole-file case)."""
     merged = FileSummary(feed, reasons={})
-    for _index, part in sorted(parts, key=lambda p: p[0]):
+    ordered = sorted(parts, key=lambda p: p[0])
+    for name in DRIFT_FIELDS:  # one header per file: every range read it the same way
+        setattr(merged, name, getattr(ordered[0][1], name) if ordered else None)
+    for _index, part in ordered:
         merged.rows_read += part.rows_read
         merged.rows_valid += part.rows_valid
         merged.rows_deadletter += part.rows_deadletter

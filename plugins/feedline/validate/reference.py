@@ -22,7 +22,7 @@ def row_outputs(contract: Contract, stream: BinaryIO, stamp: Stamp) -> Iterator[
     buffer = ChunkBuffer()
     dead_line = DeadletterLines(stamp)
     try:
-        for record, outcome in validate_records(contract, iter_records(stream)):
+        for record, outcome in validate_records(contract, iter_records(stream), summary):
             summary.add(outcome, day_column)
             if isinstance(outcome, RowError):
                 chunk = buffer.add(DEADLETTER, dead_line(record, outcome))

@@ -5,8 +5,9 @@ validate`` and the tests run this same code. Every bad row gets exactly one reas
 check it fails, in column order), so counts per reason are stable.
 
 Decisions (each has a test):
-- Header columns are matched by name, in any order; a missing, unexpected or duplicated name
-  rejects the file.
+- Header columns are matched by name, in any order; a duplicated name rejects the file, and so
+  does a missing or unexpected one unless the contract's ``schema_drift`` says otherwise
+  (:mod:`feedline.validate.header`).
 - Leading/trailing whitespace is trimmed from every field; an empty field is NULL.
 - NUMERIC is a plain decimal (no thousands separators, no exponent), at most 29 integer and 9
   fractional digits, as BigQuery's NUMERIC holds.
@@ -29,6 +30,7 @@ from typing import Any, Callable, Iterable
 
 from feedline.contract.model import Column, Contract
 from feedline.validate.csvio import FileRejected, Record, iter_records
+from feedline.validate.header import HeaderPlan, plan_header
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INT64 = re.compile(r"^[+-]?\d{1,19}$", re.ASCII)
@@ -63,24 +65,6 @@ class RowError:
 
 class ValueInvalid(ValueError):
     pass
-
-
-def check_header(contract: Contract, header: list[str]) -> list[int]:
-    """Positions of the contract's columns in the file's header; FileRejected if it differs."""
-    names = [h.strip() for h in header]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise FileRejected(f"header has duplicate column names: {', '.join(duplicates)}")
-    missing = [c for c in contract.column_names if c not in names]
-    unexpected = [n for n in names if n not in contract.column_names]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected {', '.join(unexpected)}")
-        raise FileRejected(f"header does not match the {contract.feed} contract: {'; '.join(parts)}")
-    return [names.index(c) for c in contract.column_names]
 
 
 def _parse_numeric(text: str) -> str:
@@ -205,15 +189,19 @@ def validate_record(
     return row
 
 
-def validate_records(contract: Contract, records: Iterable[Record]):
-    """Yield (record, row-or-RowError) for every data record; FileRejected for the file."""
+def validate_records(contract: Contract, records: Iterable[Record], summary: "FileSummary | None" = None):
+    """Yield (record, row-or-RowError) for every data record; FileRejected for the file.
+    ``summary`` (if given) notes what the header plan does with drifted columns."""
     iterator = iter(records)
     header = next(iterator, None)
     if header is None:
         raise FileRejected("empty file: no header")
-    positions = check_header(contract, header.fields)
+    plan = plan_header(contract, header.fields)
+    if summary is not None:
+        summary.note_header(plan)
+    positions = list(plan.positions)
     for record in iterator:
-        yield record, validate_record(contract, positions, len(header.fields), record)
+        yield record, validate_record(plan.contract, positions, len(header.fields), record)
 
 
 @dataclass
@@ -228,6 +216,15 @@ class FileSummary:
     reasons: dict[str, int] | None = None
     partition_min: str | None = None  # first and last day of the partition column in valid rows
     partition_max: str | None = None
+    # What the contract's schema_drift did with the header (feedline.validate.header.HeaderPlan).
+    columns_added: list[str] | None = None
+    columns_ignored: list[str] | None = None
+    columns_nulled: list[str] | None = None
+
+    def note_header(self, plan: HeaderPlan) -> None:
+        self.columns_added = list(plan.added) or None
+        self.columns_ignored = list(plan.ignored) or None
+        self.columns_nulled = list(plan.nulled) or None
 
     @property
     def deadletter_share(self) -> float:
@@ -262,7 +259,7 @@ def summarize_file(contract: Contract, stream) -> FileSummary:
     """Validate a whole file stream without keeping rows: what ``feedline validate`` reports."""
     summary = FileSummary(contract.feed, reasons={})
     try:
-        for _record, outcome in validate_records(contract, iter_records(stream)):
+        for _record, outcome in validate_records(contract, iter_records(stream), summary):
             summary.add(outcome, partition_column(contract))
     except FileRejected as exc:
         summary.file_error = exc.reason

@@ -138,3 +138,31 @@ def test_contracts_come_from_the_directory_the_caller_names_not_the_environment(
     assert model.REPOSITORY_CONTRACTS_DIR == REPO_ROOT / "contracts"
     assert sorted(load_contracts()) == sorted(p.stem for p in (REPO_ROOT / "contracts").glob("*.yaml"))
     assert load_contracts(tmp_path) == {}
+
+
+def test_schema_drift_defaults_to_quarantine_and_takes_each_policy(contracts):
+    from feedline.contract.model import SchemaDrift
+
+    assert {c.schema_drift for c in contracts.values()} == {SchemaDrift("quarantine", "quarantine")}
+    for extra in ("quarantine", "ignore", "evolve"):
+        for missing in ("quarantine", "null"):
+            raw = {**copy.deepcopy(BASE), "schema_drift": {"extra_columns": extra, "missing_columns": missing}}
+            assert parse_contract(raw).schema_drift == SchemaDrift(extra, missing)
+    assert parse_contract({**copy.deepcopy(BASE), "schema_drift": {"missing_columns": "null"}}).schema_drift == (
+        SchemaDrift("quarantine", "null"))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("evolve", "schema_drift: must be a mapping with extra_columns and/or missing_columns"),
+        ({"extra_columns": "add"}, "schema_drift.extra_columns: 'add' is not one of quarantine, ignore, evolve"),
+        ({"missing_columns": "ignore"}, "schema_drift.missing_columns: 'ignore' is not one of quarantine, null"),
+        ({"extra": "ignore"}, "schema_drift.extra: unknown field; expected extra_columns or missing_columns"),
+    ],
+)
+def test_a_bad_schema_drift_is_a_clear_error(tmp_path, value, message):
+    path = broken(tmp_path, lambda raw: raw.update(schema_drift=value))
+    with pytest.raises(ContractError) as exc:
+        load_contract(path)
+    assert str(exc.value) == f"{path}: {message}"

@@ -130,3 +130,16 @@ def test_names_that_would_break_a_code_span_are_json_quoted():
     assert '• "a`b; DROP TABLE t.csv": misnamed' in text
     assert '• "tab\\there.csv": misnamed' in text
     assert "• `😀 é.csv`: misnamed" in text
+
+
+def test_drift_text_says_what_each_file_got_with_the_names_quoted():
+    text = alerts.drift_text("customers", "b_1", {
+        "a.csv": {"added": ["tier"], "nulled": ["signup_date"]},
+        "b`.csv": {"ignored": ["Note, 2", 'x"y']},
+    })
+    assert text == (
+        ":large_blue_circle: Feedline *customers*: the header of 2 file(s) in batch `b_1` differs from the "
+        "contract; loaded as its schema_drift says:\n"
+        '• `a.csv`: added to raw and staging as NULLABLE STRING: "tier"; missing, loaded as NULL: "signup_date"\n'
+        '• "b`.csv": ignored (loaded nowhere): "Note, 2", "x\\"y"'
+    )

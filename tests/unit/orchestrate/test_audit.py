@@ -68,6 +68,7 @@ def test_batch_report_totals_loaded_files_only():
             "b.csv": {"rows_read": 50, "rows_deadletter": 0, "share": 0.0},
         },
         "reasons": [("bad amount", 7), ("short row", 3)],
+        "drift": {},
         "partition_min": "2026-11-24",
         "partition_max": "2026-11-25",
     }
@@ -220,3 +221,17 @@ def test_the_failure_names_the_first_files_and_counts_the_rest():
     error = audit.threshold_error(fail, report(100_700, sum(10 + i for i in range(7)), files=files))
     assert error == ("deadletter share above 5.00% in 7 file(s) (batch: 0.09%): "
                      "f6.csv 16.00%, f5.csv 15.00%, f4.csv 14.00%, f3.csv 13.00%, f2.csv 12.00% and 2 more")
+
+
+def test_the_report_names_each_loaded_files_drifted_columns_and_alerts_after_quarantine():
+    files = [
+        {**file_row("a.csv", read=2, loaded=2, dead=0), "columns_added": '["tier"]', "columns_nulled": '["x"]'},
+        {**file_row("b.csv", read=2, loaded=2, dead=0), "columns_ignored": '["Note"]'},
+        {**file_row("c.csv", read=2, loaded=2, dead=0)},
+        {**file_row("q.csv", status="quarantined", reason="bad header"), "columns_added": None},
+    ]
+    report = audit.batch_report(files, [], SPAN)
+    assert report["drift"] == {"a.csv": {"added": ["tier"], "nulled": ["x"]}, "b.csv": {"ignored": ["Note"]}}
+    texts = audit.alert_texts(CUSTOMERS, "b_1", report)
+    assert [t.split("*")[0] for t in texts] == [":warning: Feedline ", ":large_blue_circle: Feedline "]
+    assert texts[1] == alerts.drift_text("customers", "b_1", report["drift"])

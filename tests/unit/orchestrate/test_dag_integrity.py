@@ -113,7 +113,10 @@ def test_no_cycles_and_the_expected_flow(dagbag):
     order = [t.task_id for t in dag.topological_sort()] if hasattr(dag, "topological_sort") else None
     downstream = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert downstream["claim_files"] == ["clear_outputs", "settle_files", "validate_rows"]  # + XCom edges
-    assert downstream["validate_rows"] == ["load_deadletter", "load_summary", "load_valid"]
+    assert downstream["validate_rows"] == ["load_deadletter", "load_summary"]
+    # the valid rows' load schema needs the columns the files add (schema_drift evolve)
+    assert downstream["load_summary"] == ["evolve_columns", "publish_deadletter", "publish_raw", "record_audit"]
+    assert downstream["evolve_columns"] == ["load_valid"]
     assert downstream["check_batch"] == ["merge_staging", "settle_files"]
     assert downstream["merge_staging"] == ["refresh_daily_transaction_totals"]
     assert downstream["refresh_daily_transaction_totals"] == ["settle_files"]

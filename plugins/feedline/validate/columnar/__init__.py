@@ -47,8 +47,10 @@ tests/unit/beam_job/test_quirks.py):
   line's number.
 - Blank lines (anywhere, trailing too): not records, not counted; line numbers still count them.
 - A row with more or fewer fields than the header: deadletter "wrong number of fields: expected N".
-- Header: columns matched by name in any order; a missing, unexpected or duplicate name
-  rejects the file ("header does not match ..." / "header has duplicate column names: ...").
+- Header: columns matched by name in any order; a duplicate name rejects the file ("header has
+  duplicate column names: ..."), a missing or unexpected one too ("header does not match ...")
+  unless the contract's schema_drift ignores, evolves or nulls it (``feedline.validate.header``:
+  both paths validate against the plan's contract).
 - Bytes that are not UTF-8: deadletter "not valid UTF-8"; ``raw_line`` shows them as ``\\xNN``,
   ``raw_bytes`` keeps them as they are (every deadletter row has its record's exact bytes).
 - NUL bytes: deadletter "contains a NUL byte".

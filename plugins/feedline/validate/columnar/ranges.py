@@ -11,7 +11,7 @@ import numpy as np
 from feedline.contract.model import Contract
 from feedline.validate.columnar.blocks import BLOCK_SIZE, iter_blocks
 from feedline.validate.csvio import FileRejected, peek_gzip
-from feedline.validate.rules import check_header
+from feedline.validate.header import plan_header
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def plan_ranges(stream: BinaryIO, size: int, contract: Contract, range_bytes: in
         for block in iter_blocks(buffered, block_size):
             if header is None:
                 header = block.record(0).fields
-                check_header(contract, header)
+                plan_header(contract, header)
             absolute = block.starts + block.offset
             while targets and absolute[-1] >= targets[0]:
                 i = int(np.searchsorted(absolute, targets.pop(0)))

@@ -27,7 +27,8 @@ from feedline.validate.columnar.checks import Checked, check_column
 from feedline.validate.columnar.ranges import WHOLE_FILE, FileRange
 from feedline.validate.csvio import FileRejected
 from feedline.validate.outputs import DEADLETTER, VALID, Chunk, DeadletterLines, Stamp, valid_line
-from feedline.validate.rules import FileSummary, RowError, check_header, partition_column, validate_record
+from feedline.validate.header import HeaderPlan, plan_header
+from feedline.validate.rules import FileSummary, RowError, partition_column, validate_record
 
 LOG = logging.getLogger(__name__)
 STAMP_FIELDS = ("_batch_id", "_ingested_at", "_line_number", "_source_file")
@@ -153,7 +154,6 @@ class ColumnarValidator:
         self.contract = contract
         self.block_size = block_size
         self.day_column = partition_column(contract)
-        self.keys = sorted([*contract.column_names, *STAMP_FIELDS])
 
     def validate(
         self, stream: BinaryIO, stamp: Stamp, file_range: FileRange = WHOLE_FILE
@@ -161,32 +161,35 @@ class ColumnarValidator:
         """Chunks of valid and deadletter JSON lines, then the FileSummary of what was read
         (the whole file, or one range of it: ``stream`` is then the range's bytes)."""
         summary = FileSummary(self.contract.feed, reasons={})
-        positions: list[int] | None = None
+        plan: HeaderPlan | None = None
         width = 0
-        if file_range.header is not None:
-            positions = check_header(self.contract, list(file_range.header))
-            width = len(file_range.header)
         try:
+            if file_range.header is not None:
+                plan = plan_header(self.contract, list(file_range.header))
+                summary.note_header(plan)
+                width = len(file_range.header)
             blocks = iter_blocks(stream, self.block_size, file_range.first_line, at_file_start=file_range.index == 0)
             for block in blocks:
-                if positions is None:
+                if plan is None:
                     header = block.record(0)
-                    positions = check_header(self.contract, header.fields)
+                    plan = plan_header(self.contract, header.fields)
+                    summary.note_header(plan)
                     width = len(header.fields)
                     block = block.without_first()
                     if not len(block):
                         continue
-                yield from self.validate_block(block, positions, width, stamp, summary)
-            if positions is None:
+                yield from self.validate_block(block, plan, width, stamp, summary)
+            if plan is None:
                 raise FileRejected("empty file: no header")
         except FileRejected as exc:
             summary.file_error = exc.reason
         yield summary
 
     def validate_block(
-        self, block: RecordBlock, positions: list[int], width: int, stamp: Stamp, summary: FileSummary
+        self, block: RecordBlock, plan: HeaderPlan, width: int, stamp: Stamp, summary: FileSummary
     ) -> Iterator[Chunk]:
-        """Chunks for the block's records; adds them to ``summary``."""
+        """Chunks for the block's records, read as ``plan`` says; adds them to ``summary``."""
+        contract, positions = plan.contract, list(plan.positions)
         facts = _block_facts(block, width)
         index = np.flatnonzero(facts.clean)
         table = _arrow_rows(block, index, width, facts.quoted_newlines) if len(index) else None
@@ -195,7 +198,7 @@ class ColumnarValidator:
             ok = np.ones(len(index), dtype=bool)
             rendered: dict[str, Checked] = {}
             days = None
-            for column, position in zip(self.contract.columns, positions):
+            for column, position in zip(contract.columns, positions):
                 checked = check_column(
                     column,
                     combined(table.column(position)),
@@ -212,7 +215,7 @@ class ColumnarValidator:
                 keep = None if ok.all() else pa.array(ok)
                 lines = block.lines[index] if keep is None else block.lines[index[ok]]
                 rendered["_line_number"] = Checked(ok, pc.cast(pa.array(lines), pa.string()), quoted=False)
-                yield Chunk(VALID, self._json_lines(rendered, stamp, keep), accepted)
+                yield Chunk(VALID, self._json_lines(contract, rendered, stamp, keep), accepted)
                 summary.rows_read += accepted
                 summary.rows_valid += accepted
                 if days is not None:
@@ -226,7 +229,7 @@ class ColumnarValidator:
         fields = dict(zip(rejected.tolist(), _rows_of(table, rejected_positions(index, rejected)))) if len(rejected) else {}
         for i in np.flatnonzero(~fast).tolist():
             record = block.record(i, fields.get(i))
-            outcome = validate_record(self.contract, positions, width, record)
+            outcome = validate_record(contract, positions, width, record)
             summary.add(outcome, self.day_column)
             if isinstance(outcome, RowError):
                 dead.append(dead_line(record, outcome))
@@ -237,7 +240,9 @@ class ColumnarValidator:
         if dead:
             yield Chunk(DEADLETTER, "\n".join(dead).encode("utf-8"), len(dead))
 
-    def _json_lines(self, rendered: dict[str, Checked], stamp: Stamp, keep: pa.Array | None) -> pa.Buffer:
+    def _json_lines(
+        self, contract: Contract, rendered: dict[str, Checked], stamp: Stamp, keep: pa.Array | None
+    ) -> pa.Buffer:
         """One JSON object per kept row as outputs.dumps writes it; newline-joined.
 
         Constant text (keys, stamps, the quotes of values that are never NULL) goes into the
@@ -249,7 +254,8 @@ class ColumnarValidator:
         }
         pieces: list[Any] = []
         text = ""
-        for i, key in enumerate(self.keys):
+        # The file's columns (its plan's contract: drifted columns left out or added), sorted as dumps sorts.
+        for i, key in enumerate(sorted([*contract.column_names, *STAMP_FIELDS])):
             text += ("{" if i == 0 else ",") + json.dumps(key) + ":"
             if key in constants:
                 text += json.dumps(constants[key], ensure_ascii=False)
