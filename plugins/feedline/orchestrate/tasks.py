@@ -248,6 +248,10 @@ def settle_files(contract: Contract, settings: Settings, claim_data: dict, repor
     """Archive accepted files; quarantine rejected ones with their reason. A dry run only
     removes its copies (the files are still in landing)."""
     claim = claims.Claim.from_xcom(claim_data)
+    if not claim.files:
+        # Every file was a duplicate, set aside by the claim. (This task still starts: the claim
+        # is one of its upstreams and succeeded, and its trigger rule lets one success through.)
+        raise AirflowSkipException("nothing to settle: the claim archived its duplicates itself")
     if params.flag(context.get("params", {}), "dry_run"):
         return claims.release_copies(gcs_client(), settings, contract, claim)
     places = claims.settle_files(gcs_client(), settings, contract, claim, report["quarantined"])

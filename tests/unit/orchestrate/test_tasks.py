@@ -410,3 +410,9 @@ def test_settle_files_keeps_the_settled_files_checksums_in_the_audit(monkeypatch
     monkeypatch.setattr(claims, "release_copies", lambda *a: {})
     tasks.settle_files.function(TX, LOCAL, claim.to_xcom(), {"quarantined": {}}, params={**NO_PARAMS, "dry_run": True})
     assert len(recorded) == 1
+
+
+def test_settle_files_skips_a_claim_whose_files_were_all_duplicates(monkeypatch, sent):
+    monkeypatch.setattr(claims, "settle_files", lambda *a: pytest.fail("nothing to settle"))
+    with pytest.raises(AirflowSkipException, match="nothing to settle"):
+        tasks.settle_files.function(TX, LOCAL, claim_of({}).to_xcom(), None, params=NO_PARAMS)
