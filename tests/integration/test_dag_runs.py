@@ -376,7 +376,7 @@ def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when
         return rows(bq, f"SELECT COUNT(*) AS n FROM `{p['raw_table']}`")[0]["n"]
 
     log = dags_test(local_stack, "customers", "2026-12-05T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     first = new_batch()
     first_rows = audit_of(first)
     assert [(a["source_file"], a["status"]) for a in first_rows] == [
@@ -393,7 +393,7 @@ def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when
     drop(gcs, settings, "customers", "customers_20261125.csv", data["customers_20261125.csv"])
     drop(gcs, settings, "customers", "customers_20261126_resent.csv", data["customers_20261126.csv"])
     log = dags_test(local_stack, "customers", "2026-12-06T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     second = new_batch(first)
     assert audit_of(second) == [
         {"attempt": 0, "source_file": "customers_20261125.csv", "status": "duplicate", "rows_read": None,
@@ -423,7 +423,7 @@ def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when
 
     # Re-running that run keeps them duplicates of the first batch (never of its own).
     log = dags_test(local_stack, "customers", "2026-12-06T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     assert [(a["attempt"], a["status"], a["duplicate_of"]) for a in audit_of(second)] == [
         (0, "duplicate", first), (0, "duplicate", first), (1, "duplicate", first), (1, "duplicate", first)]
     assert raw_count() == raw_before
@@ -435,7 +435,7 @@ def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when
     drop(gcs, settings, "customers", "customers_20261207.csv", new)
     drop(gcs, settings, "customers", "customers_20261126_crm-v2.csv", data["customers_20261126_crm-v2.csv"])
     log = dags_test(local_stack, "customers", "2026-12-07T00:00:00+00:00")
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     third = new_batch(first, second)
     assert [(a["source_file"], a["status"], a["duplicate_of"], a["rows_read"]) for a in audit_of(third)] == [
         ("customers_20261125.csv", "duplicate", first, None), ("customers_20261126_crm-v2.csv", "quarantined", None, 0),
@@ -450,7 +450,7 @@ def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when
     # force_reingest: the same bytes are validated and loaded again; staging keeps one row per key.
     drop(gcs, settings, "customers", "customers_20261125.csv", data["customers_20261125.csv"])
     log = dags_test(local_stack, "customers", "2026-12-08T00:00:00+00:00", "--conf", '{"force_reingest": true}')
-    assert log.rstrip().endswith("state=success"), log[-3000:]
+    assert run_state(log) == "success", log[-3000:]
     forced = new_batch(first, second, third)
     (row,) = audit_of(forced)
     assert (row["source_file"], row["status"], row["duplicate_of"]) == ("customers_20261125.csv", "loaded", None)

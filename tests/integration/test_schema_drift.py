@@ -16,7 +16,7 @@ from feedline.local import stack
 from feedline.local.provision import provision
 from feedline.local.slack_receiver import read_alerts
 from feedline.orchestrate import sql
-from support import contracts_dir, reset, rows
+from support import contracts_dir, reset, rows, run_state
 
 pytestmark = pytest.mark.airflow
 
@@ -43,7 +43,7 @@ def run(config, folder: str, feed: str, run_after: str) -> str:
     )
     with (config.root / "logs" / f"run-{feed}-{run_after[:10]}.log").open("a") as handle:
         handle.write(result.stdout)
-    assert result.stdout.rstrip().endswith("state=success"), result.stdout[-3000:]
+    assert run_state(result.stdout) == "success", result.stdout[-3000:]
     return result.stdout
 
 
