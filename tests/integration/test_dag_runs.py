@@ -14,7 +14,9 @@ from datetime import date
 
 import pytest
 
+from feedline.contract import naming, tables
 from feedline.orchestrate import sql
+from feedline.orchestrate.audit import reconcile
 from feedline.validate.csvio import iter_records
 from feedline.local import stack
 from feedline.local.slack_receiver import read_alerts
@@ -342,3 +344,118 @@ def test_hostile_names_end_loaded_or_quarantined_with_a_reason(clean, local_stac
     claim_alert = next(t for t in texts if "quarantined" in t and "share the file name" in t)
     for rel in quarantined:
         assert rel in claim_alert or json.dumps(rel, ensure_ascii=False) in claim_alert, rel
+
+
+def md5_checksum(data: bytes) -> str:
+    """What GCS (and the emulator) report as md5Hash, as claims.content_checksum names it."""
+    import base64
+
+    return "md5:" + base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when_forced(
+    clean, local_stack, settings, contracts, gcs, bq
+):
+    """Issue 11 item 3: the demo's customers samples dropped twice; the second time the files
+    that were ingested (under the same name or a new one) are not validated or loaded again."""
+    p = sql.template_params(settings, contracts["customers"])
+    first_files = ["customers_20261125.csv", "customers_20261126.csv", "customers_20261126_crm-v2.csv"]
+    data = {name: (SAMPLES / name).read_bytes() for name in first_files}
+    for name in first_files:
+        drop(gcs, settings, "customers", name, data[name])
+
+    def audit_of(batch_id: str) -> list[dict]:
+        return rows(bq, f"SELECT attempt, source_file, status, rows_read, checksum, duplicate_of, reason "
+                        f"FROM `{p['audit_table']}` WHERE batch_id = @b ORDER BY attempt, source_file", b=batch_id)
+
+    def new_batch(*known: str) -> str:
+        (batch_id,) = {r["batch_id"] for r in rows(bq, f"SELECT DISTINCT batch_id FROM `{p['audit_table']}`")} - set(known)
+        return batch_id
+
+    def raw_count() -> int:
+        return rows(bq, f"SELECT COUNT(*) AS n FROM `{p['raw_table']}`")[0]["n"]
+
+    log = dags_test(local_stack, "customers", "2026-12-05T00:00:00+00:00")
+    assert run_state(log) == "success", log[-3000:]
+    first = new_batch()
+    first_rows = audit_of(first)
+    assert [(a["source_file"], a["status"]) for a in first_rows] == [
+        ("customers_20261125.csv", "loaded"), ("customers_20261126.csv", "loaded"),
+        ("customers_20261126_crm-v2.csv", "quarantined")]
+    # every settled file's content is in the audit: GCS's MD5 of its bytes
+    assert {a["source_file"]: a["checksum"] for a in first_rows} == {n: md5_checksum(d) for n, d in data.items()}
+    raw_before, staging_before = raw_count(), fingerprint(bq, p["staging_table"])
+    report_before = fingerprint(bq, p["reporting_views"][0])
+    assert raw_before > 0
+    alerts_before = len(read_alerts(local_stack.alerts_file))
+
+    # The same bytes again, once under the same name and once under a new one: all duplicates.
+    drop(gcs, settings, "customers", "customers_20261125.csv", data["customers_20261125.csv"])
+    drop(gcs, settings, "customers", "customers_20261126_resent.csv", data["customers_20261126.csv"])
+    log = dags_test(local_stack, "customers", "2026-12-06T00:00:00+00:00")
+    assert run_state(log) == "success", log[-3000:]
+    second = new_batch(first)
+    assert audit_of(second) == [
+        {"attempt": 0, "source_file": "customers_20261125.csv", "status": "duplicate", "rows_read": None,
+         "checksum": md5_checksum(data["customers_20261125.csv"]), "duplicate_of": first,
+         "reason": f"same content as 'customers_20261125.csv', ingested in batch {first}"},
+        {"attempt": 0, "source_file": "customers_20261126_resent.csv", "status": "duplicate", "rows_read": None,
+         "checksum": md5_checksum(data["customers_20261126.csv"]), "duplicate_of": first,
+         "reason": f"same content as 'customers_20261126.csv', ingested in batch {first}"},
+    ]
+    # not validated: no Beam output, no load table of the batch; raw, staging and reporting unchanged
+    assert [n for n in names_in(gcs, settings.work_bucket) if n.startswith(naming.output_prefix("customers", second))] == []
+    load_tables = [t.table_id for t in bq.list_tables(f"{settings.project}.{tables.dataset_names()['load']}")]
+    assert not [t for t in load_tables if second in t], load_tables
+    assert "every claimed file is a duplicate" in log
+    assert raw_count() == raw_before
+    assert fingerprint(bq, p["staging_table"]) == staging_before
+    assert fingerprint(bq, p["reporting_views"][0]) == report_before
+    # archived under the new batch (nothing left in landing), and said so on Slack
+    assert sorted(n for n in names_in(gcs, settings.archive_bucket) if f"/{second}/" in n) == [
+        f"customers/date=20261125/{second}/customers_20261125.csv",
+        f"customers/date=20261126/{second}/customers_20261126_resent.csv"]
+    assert names_in(gcs, settings.landing_bucket) == []
+    texts = [a["payload"]["text"] for a in read_alerts(local_stack.alerts_file)[alerts_before:]]
+    assert [t for t in texts if "duplicate" in t] == [t for t in texts if
+                                                       f"2 duplicate file(s) skipped, first ingested in batch `{first}`" in t]
+    assert len(texts) == 1, texts
+
+    # Re-running that run keeps them duplicates of the first batch (never of its own).
+    log = dags_test(local_stack, "customers", "2026-12-06T00:00:00+00:00")
+    assert run_state(log) == "success", log[-3000:]
+    assert [(a["attempt"], a["status"], a["duplicate_of"]) for a in audit_of(second)] == [
+        (0, "duplicate", first), (0, "duplicate", first), (1, "duplicate", first), (1, "duplicate", first)]
+    assert raw_count() == raw_before
+
+    # A mixed drop: a repeat, a new file, and the rejected file again (quarantined is not
+    # ingested: it is validated again). Only the new file's rows reach raw.
+    new = generate("customers", 25, 0.0, seed=11, day=date(2026, 12, 7))
+    drop(gcs, settings, "customers", "customers_20261125.csv", data["customers_20261125.csv"])
+    drop(gcs, settings, "customers", "customers_20261207.csv", new)
+    drop(gcs, settings, "customers", "customers_20261126_crm-v2.csv", data["customers_20261126_crm-v2.csv"])
+    log = dags_test(local_stack, "customers", "2026-12-07T00:00:00+00:00")
+    assert run_state(log) == "success", log[-3000:]
+    third = new_batch(first, second)
+    assert [(a["source_file"], a["status"], a["duplicate_of"], a["rows_read"]) for a in audit_of(third)] == [
+        ("customers_20261125.csv", "duplicate", first, None), ("customers_20261126_crm-v2.csv", "quarantined", None, 0),
+        ("customers_20261207.csv", "loaded", None, 25)]
+    assert rows(bq, f"SELECT _source_file, COUNT(*) AS n FROM `{p['raw_table']}` WHERE _batch_id = @b GROUP BY 1",
+                b=third) == [{"_source_file": "customers_20261207.csv", "n": 25}]
+    assert raw_count() == raw_before + 25
+    assert naming.quarantine_name("customers", third, "customers_20261126_crm-v2.csv") in names_in(
+        gcs, settings.quarantine_bucket)
+    staging_mixed = fingerprint(bq, p["staging_table"])
+
+    # force_reingest: the same bytes are validated and loaded again; staging keeps one row per key.
+    drop(gcs, settings, "customers", "customers_20261125.csv", data["customers_20261125.csv"])
+    log = dags_test(local_stack, "customers", "2026-12-08T00:00:00+00:00", "--conf", '{"force_reingest": true}')
+    assert run_state(log) == "success", log[-3000:]
+    forced = new_batch(first, second, third)
+    (row,) = audit_of(forced)
+    assert (row["source_file"], row["status"], row["duplicate_of"]) == ("customers_20261125.csv", "loaded", None)
+    assert row["rows_read"] == first_rows[0]["rows_read"] > 0  # validated again, as in the first batch
+    assert row["checksum"] == md5_checksum(data["customers_20261125.csv"])
+    assert rows(bq, f"SELECT COUNT(*) AS n FROM `{p['raw_table']}` WHERE _batch_id = @b", b=forced)[0]["n"] > 0
+    assert fingerprint(bq, p["staging_table"]) == staging_mixed
+    assert reconcile(bq, settings, contracts["customers"])["problems"] == []

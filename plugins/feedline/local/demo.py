@@ -6,7 +6,8 @@ feed's DAG run the way a user or the event function does: POST /api/v2/dags/{dag
 with the dropped files in ``conf``. It polls the runs until they finish, prints staging,
 deadletter, audit and reporting contents and the alerts the receiver got, and leaves the stack
 up so the runs can be explored in the UI (``feedline local down`` stops it). Running it again
-drops the same files again: staging and reporting must not change.
+drops the same files again: those an earlier run ingested are archived as duplicates without a
+Beam job, so raw, staging and reporting do not change (the rejected sample is validated again).
 """
 
 from __future__ import annotations
@@ -141,7 +142,8 @@ def run_demo() -> int:
     if failed:
         print(f"\nDAG runs failed: {', '.join(failed)} (see their task logs in the UI)")
         return 1
-    print("\nRun `make demo` again: the same files are ingested again and staging/reporting stay the same.")
+    print("\nRun `make demo` again: the same files are recognised as duplicates (audit status `duplicate`), "
+          "so raw, staging and reporting stay the same.")
     return 0
 
 

@@ -68,6 +68,23 @@ def drift_text(feed: str, batch_id: str, drift: dict[str, dict[str, list[str]]])
     return "\n".join(lines + drift_lines(drift))
 
 
+def duplicates_text(feed: str, batch_id: str, duplicates: dict[str, dict], dry_run: bool = False) -> str:
+    """The repeated files a claim set aside (audit.duplicate_files: name -> first ingestion)."""
+    batches = ", ".join(f"`{b}`" for b in sorted({first["batch_id"] for first in duplicates.values()}))
+    kept = "a dry run: left in landing" if dry_run else "archived"
+    lines = [
+        f":information_source: Feedline *{feed}*: {len(duplicates)} duplicate file(s) skipped, first ingested "
+        f"in batch {batches} (batch `{batch_id}`: not validated or loaded again, {kept}; "
+        "`force_reingest: true` ingests them anyway):"
+    ]
+    listed = sorted(duplicates.items())[:MAX_FILES_LISTED]
+    lines += [f"• {shown(name)}: same content as {shown(first['source_file'])} of batch `{first['batch_id']}`"
+              for name, first in listed]
+    if len(duplicates) > MAX_FILES_LISTED:
+        lines.append(f"• … and {len(duplicates) - MAX_FILES_LISTED} more file(s)")
+    return "\n".join(lines)
+
+
 def rows_share(counts: dict) -> str:
     """'12.50% (50 of 400 rows)' from a share and its counts (a file's or the batch's)."""
     return f"{counts['share']:.2%} ({counts['rows_deadletter']} of {counts['rows_read']} rows)"

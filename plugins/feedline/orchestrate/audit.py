@@ -211,9 +211,9 @@ def reconciliation_problems(contract: Contract, files: list[dict], duplicates: l
         raw, deadletter = f["raw_rows"], f["deadletter_rows"]
         if f["status"] is None:
             problems.append(f"{where}: {raw} raw and {deadletter} deadletter rows but no audit row")
-        elif f["status"] == "quarantined":
+        elif f["status"] in ("quarantined", "duplicate"):  # no rows of its own in either table
             if raw or deadletter:
-                problems.append(f"{where}: quarantined, yet {raw} raw and {deadletter} deadletter rows")
+                problems.append(f"{where}: {f['status']}, yet {raw} raw and {deadletter} deadletter rows")
         elif (f["rows_loaded"], f["rows_deadletter"]) != (raw, deadletter) or f["rows_read"] != raw + deadletter:
             problems.append(
                 f"{where}: audit says read {f['rows_read']} = loaded {f['rows_loaded']} + deadletter "
@@ -223,3 +223,84 @@ def reconciliation_problems(contract: Contract, files: list[dict], duplicates: l
         key = ", ".join(f"{k}={d[k]!r}" for k in contract.key)
         problems.append(f"staging holds {d['copies']} rows for key {key}")
     return problems
+
+
+# Repeated files: a claimed file whose content (claims.content_checksum) an earlier batch of the
+# feed ingested is archived with a 'duplicate' audit row instead of being validated again.
+INGESTED_CHECKSUMS_SQL = "audit/ingested_checksums.sql"
+RECORD_DUPLICATE_SQL = "audit/record_duplicate.sql"
+RECORD_CHECKSUMS_SQL = "audit/record_checksums.sql"
+
+
+def ingested_before(client, settings: Settings, contract: Contract, batch_id: str, checksums: list[str]) -> dict[str, dict]:
+    """checksum -> {"batch_id", "source_file"} of the batch that first ingested that content
+    (never ``batch_id`` itself), for the checksums some earlier batch ingested."""
+    from google.cloud import bigquery
+
+    if not checksums:
+        return {}
+    statement = sql.render(settings, INGESTED_CHECKSUMS_SQL, params=sql.template_params(settings, contract))
+    config = bigquery.QueryJobConfig(query_parameters=[
+        bigquery.ArrayQueryParameter("checksums", "STRING", sorted(set(checksums))),
+        bigquery.ScalarQueryParameter("batch_id", "STRING", batch_id),
+    ])
+    return {
+        r["checksum"]: {"batch_id": r["batch_id"], "source_file": r["source_file"]}
+        for r in bq_calls.query_rows(client, statement, config)
+    }
+
+
+def duplicate_files(checksums: dict[str, str | None], ingested: dict[str, dict]) -> dict[str, dict]:
+    """Claimed file name -> {"checksum", "batch_id", "source_file"} (the first ingestion) for
+    the files whose content was ingested before; ``checksums`` is name -> checksum. Pure."""
+    return {
+        name: {"checksum": checksum, **ingested[checksum]}
+        for name, checksum in sorted(checksums.items())
+        if checksum in ingested
+    }
+
+
+def duplicate_reason(first: dict) -> str:
+    return f"same content as {first['source_file']!r}, ingested in batch {first['batch_id']}"
+
+
+def record_duplicates(
+    client, settings: Settings, contract: Contract, batch_id: str, attempt: int, dag_run_id: str,
+    duplicates: dict[str, dict], dry_run: bool,
+) -> None:
+    """A 'duplicate' audit row per file of ``duplicates`` (duplicate_files' result)."""
+    from google.cloud import bigquery
+
+    statement = sql.render(settings, RECORD_DUPLICATE_SQL, params=sql.template_params(settings, contract))
+    scalar = bigquery.ScalarQueryParameter
+    for name, first in sorted(duplicates.items()):
+        config = bigquery.QueryJobConfig(query_parameters=[
+            scalar("batch_id", "STRING", batch_id), scalar("attempt", "INT64", attempt),
+            scalar("dag_run_id", "STRING", dag_run_id), scalar("source_file", "STRING", name),
+            scalar("checksum", "STRING", first["checksum"]), scalar("duplicate_of", "STRING", first["batch_id"]),
+            scalar("reason", "STRING", duplicate_reason(first)), scalar("dry_run", "BOOL", dry_run),
+        ])
+        bq_calls.query_rows(client, statement, config)
+
+
+def record_checksums(
+    client, settings: Settings, contract: Contract, batch_id: str, attempt: int, checksums: dict[str, str | None]
+) -> None:
+    """The settled files' checksums (name -> checksum) onto the batch attempt's audit rows:
+    from now on a repeat of their content is a duplicate (see ingested_before)."""
+    from google.cloud import bigquery
+
+    known = {name: checksum for name, checksum in sorted(checksums.items()) if checksum}
+    if not known:
+        return  # and BigQuery cannot type an empty array of structs
+    statement = sql.render(settings, RECORD_CHECKSUMS_SQL, params=sql.template_params(settings, contract))
+    scalar = bigquery.ScalarQueryParameter
+    files = [
+        bigquery.StructQueryParameter(None, scalar("source_file", "STRING", name), scalar("checksum", "STRING", checksum))
+        for name, checksum in known.items()
+    ]
+    config = bigquery.QueryJobConfig(query_parameters=[
+        scalar("batch_id", "STRING", batch_id), scalar("attempt", "INT64", attempt),
+        bigquery.ArrayQueryParameter("files", "STRUCT", files),
+    ])
+    bq_calls.query_rows(client, statement, config)

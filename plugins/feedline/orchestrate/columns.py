@@ -19,7 +19,7 @@ import json
 
 from feedline.contract import tables
 from feedline.contract.model import IDENTIFIER, Contract
-from feedline.orchestrate import sql
+from feedline.orchestrate import bq_calls, sql
 from feedline.settings import Settings
 
 EVOLVED_TYPE = "STRING"  # the file's text, trimmed, empty = NULL (feedline.validate.header)
@@ -51,7 +51,7 @@ def checked_extra_columns(contract: Contract, names: list[str]) -> list[str]:
 def batch_added_columns(client, settings: Settings, contract: Contract, batch_id: str) -> list[str]:
     """The columns the batch's accepted files add (the union over its files), checked."""
     statement = sql.render(settings, ADDED_COLUMNS_SQL, load_tables=sql.load_tables(settings, contract, batch_id))
-    names = [name for row in client.query(statement).result() for name in json.loads(row["columns_added"])]
+    names = [name for row in bq_calls.query_rows(client, statement) for name in json.loads(row["columns_added"])]
     return checked_extra_columns(contract, names)
 
 

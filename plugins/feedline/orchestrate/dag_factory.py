@@ -9,7 +9,10 @@
 Every intermediate is the batch's own (outputs under naming.output_prefix, load tables from
 sql.load_tables), so runs of one feed may overlap; the Beam jobs running at once are bounded by
 an Airflow pool (Settings.beam_pool). A dry run (params.RUN_PARAMS) skips the publish_*,
-merge_staging and refresh_* tasks; the audit counts its load tables instead.
+merge_staging and refresh_* tasks; the audit counts its load tables instead. claim_files sets
+aside the files an earlier batch ingested byte for byte (a 'duplicate' audit row each, archived at
+once; param force_reingest and backfills turn that off); when nothing is left, clear_outputs and
+every task after it are skipped.
 
 merge_staging has the feed's staging table as its outlet and each refresh_<view> its view
 (feedline.orchestrate.assets): a DAG scheduled on one starts when a batch has really updated it
@@ -180,6 +183,7 @@ def clear_outputs(contract: Contract, settings: Settings) -> BaseOperator:
         bucket_name=settings.work_bucket,
         prefix=naming.output_prefix(contract.feed, xcom("batch_id")),
         gcp_conn_id=GCP_CONN_ID,
+        pre_execute=tasks.skip_without_files,  # every claimed file was a duplicate: the rest skips
     )
 
 

@@ -29,6 +29,16 @@ RUN_PARAMS = {
         None, type=["null", "boolean"],
         description="Re-ingest the archived files of `date` (what a backfill does). Empty = off.",
     ),
+    # A file whose bytes an earlier batch ingested is archived as a duplicate, not validated
+    # again; this turns that off for one run (a backfill always re-ingests).
+    "force_reingest": Param(
+        None, type=["null", "boolean"],
+        description=(
+            "Validate and load every claimed file even when an earlier batch ingested the same content "
+            "(a deliberate re-run). Off: such a file is archived with a `duplicate` audit row naming that "
+            "batch. Empty = off."
+        ),
+    ),
     # A dry run copies the files it validates instead of moving them (they stay in landing,
     # where the next real run finds them; moving them out and back would re-fire the landing
     # trigger), loads and audits them in its own batch's load tables, sends the Slack summary,

@@ -118,6 +118,47 @@ def record_claim_quarantine(
         bq_calls.query_rows(client, statement, config)
 
 
+def checks_for_duplicates(run_params: dict[str, Any], from_archive: bool) -> bool:
+    """A backfill re-ingests on purpose, and so does a run with ``force_reingest``."""
+    return not (from_archive or params.flag(run_params, "force_reingest"))
+
+
+def set_aside_duplicates(
+    gcs, settings: Settings, contract: Contract, claim: claims.Claim, dag_run_id: str, dry_run: bool
+) -> tuple[claims.Claim, dict[str, dict]]:
+    """Take out of the claim the files whose content an earlier batch ingested: each gets a
+    'duplicate' audit row naming that batch and is archived now (a dry run removes its copy),
+    and one message says so. Returns the claim of the files left to validate, and the
+    duplicates (name -> first ingestion). The audit rows go first: a retry after a fault finds
+    what is still in processing and does the rest again."""
+    checksums = {f.name: f.checksum for f in claim.files if f.checksum}
+    if not checksums:
+        return claim, {}
+    bq = bigquery_client(settings)
+    ingested = audit.ingested_before(bq, settings, contract, claim.batch_id, list(checksums.values()))
+    duplicates = audit.duplicate_files(checksums, ingested)
+    if not duplicates:
+        return claim, {}
+    audit.record_duplicates(bq, settings, contract, claim.batch_id, claim.attempt, dag_run_id, duplicates, dry_run)
+    text = alerts.duplicates_text(contract.feed, claim.batch_id, duplicates, dry_run)
+    log.info("%s", text)
+    send_slack(settings, text)
+    aside = claim.only(duplicates)
+    if dry_run:
+        claims.release_copies(gcs, settings, contract, aside)
+    else:
+        claims.settle_files(gcs, settings, contract, aside, {})
+    return claim.without(duplicates), duplicates
+
+
+def skip_without_files(context: dict[str, Any]) -> None:
+    """Pre-execute hook of the first task after the claim: a claim whose every file was a
+    duplicate leaves nothing to validate, so the batch's remaining tasks are skipped."""
+    claimed = context["ti"].xcom_pull(task_ids=CLAIM_TASK, key="claim")
+    if not claimed["files"]:
+        raise AirflowSkipException("every claimed file is a duplicate of an ingested one: nothing to validate")
+
+
 @task.branch
 def choose_source(contract: Contract, settings: Settings, **context) -> str:
     """Sweep the landing prefix (wait), or go straight to claiming: files named in the run's
@@ -143,15 +184,15 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
     from_archive = is_backfill(run_params, dag_run)
     # A manual run triggered without a logical date has none in its context: its day is when it ran.
     file_date = claim_date(run_params, from_archive, context.get("logical_date") or dag_run.run_after)
+    dry_run, gcs = params.flag(run_params, "dry_run"), gcs_client()
     claim = claims.claim_files(
-        gcs_client(), settings, contract, batch_id, params.file_list(run_params) or None, file_date, from_archive,
-        copy_only=params.flag(run_params, "dry_run"),
+        gcs, settings, contract, batch_id, params.file_list(run_params) or None, file_date, from_archive,
+        copy_only=dry_run,
     )
     if claim.misnamed:
         quarantined = {naming.relative_name(feed, obj): reason for obj, reason in claim.misnamed.items()}
         record_claim_quarantine(
-            bigquery_client(settings), settings, contract, batch_id, claim.attempt, dag_run.run_id, quarantined,
-            params.flag(run_params, "dry_run"),
+            bigquery_client(settings), settings, contract, batch_id, claim.attempt, dag_run.run_id, quarantined, dry_run,
         )
         send_slack(settings, alerts.quarantine_text(feed, batch_id, quarantined))
     taken = alerts.taken_text(feed, claim.taken_batches()) if claim.taken else None
@@ -159,6 +200,10 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
         log.warning("%s", taken)
     if not claim.files:
         raise AirflowSkipException(taken or f"no {feed} files to claim")
+    if checks_for_duplicates(run_params, from_archive):
+        # An empty claim left here still succeeds: its files were handled (audited, archived);
+        # skip_without_files then skips validation and everything after it.
+        claim, _ = set_aside_duplicates(gcs, settings, contract, claim, dag_run.run_id, dry_run)
     lineage.report(context.get("task"), lineage.claimed_inputs(settings, contract, claim),
                    [lineage.processing_uri(settings, contract, batch_id)])
     stamp = ingested_at(dag_run)
@@ -229,11 +274,19 @@ def settle_files(contract: Contract, settings: Settings, claim_data: dict, repor
     """Archive accepted files; quarantine rejected ones with their reason. A dry run only
     removes its copies (the files are still in landing)."""
     claim = claims.Claim.from_xcom(claim_data)
+    if not claim.files:
+        # Every file was a duplicate, set aside by the claim. (This task still starts: the claim
+        # is one of its upstreams and succeeded, and its trigger rule lets one success through.)
+        raise AirflowSkipException("nothing to settle: the claim archived its duplicates itself")
     if params.flag(context.get("params", {}), "dry_run"):
         return claims.release_copies(gcs_client(), settings, contract, claim)
     places = claims.settle_files(gcs_client(), settings, contract, claim, report["quarantined"])
     lineage.report(context.get("task"), [lineage.processing_uri(settings, contract, claim.batch_id)],
                    lineage.settled_outputs(places.values()))
+    # Only now is the batch ingested: its checksums make a later drop of the same bytes a duplicate.
+    checksums = {f.name: f.checksum for f in claim.files if f.checksum}
+    if checksums:
+        audit.record_checksums(bigquery_client(settings), settings, contract, claim.batch_id, claim.attempt, checksums)
     return places
 
 

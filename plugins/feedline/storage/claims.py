@@ -26,6 +26,7 @@ Works on a ``google.cloud.storage.Client`` (from Airflow's GCSHook in the DAG).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import urllib.parse
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,7 @@ class ClaimedFile:
     object: str  # object in the landing bucket's processing prefix
     origin: str  # landing | archive (backfill) | rerun
     file_date: str | None
+    checksum: str | None = None  # content_checksum of the claimed object
 
 
 @dataclass
@@ -66,6 +68,16 @@ class Claim:
     attempt: int = 0  # 0 for the batch's first run, +1 for each re-run of the batch
     # Requested files no longer in landing: name -> where they went (gs:// places, batch in the path)
     taken: dict[str, list[str]] = field(default_factory=dict)
+
+    def only(self, names) -> "Claim":
+        """The same claim with just these files (the rest of it unchanged)."""
+        wanted = set(names)
+        return dataclasses.replace(self, files=[f for f in self.files if f.name in wanted])
+
+    def without(self, names) -> "Claim":
+        """The same claim without these files."""
+        unwanted = set(names)
+        return dataclasses.replace(self, files=[f for f in self.files if f.name not in unwanted])
 
     def taken_batches(self) -> dict[str, list[str]]:
         """Requested file -> the batches that took it (read from its places)."""
@@ -108,6 +120,18 @@ def metadata_text(text: str) -> str:
     """A metadata value as GCS returns it on downloads too (``x-goog-meta-*`` headers, latin-1
     only; the local emulator's download fails outright on anything else): non-ASCII escaped."""
     return text[:MAX_REASON_CHARS].encode("ascii", "backslashreplace").decode("ascii")
+
+
+def content_checksum(blob: storage.Blob) -> str | None:
+    """What names a file's bytes across names and batches (a repeated drop is found by it):
+    GCS's MD5, or, for an object that has none (a composite upload), its CRC32C with its size
+    (32 bits alone would match unrelated files of a long-lived feed). None when GCS gave
+    neither: such a file is never taken for a repeat. Pure."""
+    if blob.md5_hash:
+        return f"md5:{blob.md5_hash}"
+    if blob.crc32c:
+        return f"crc32c:{blob.crc32c}:{blob.size}"
+    return None
 
 
 def _same_content(a: storage.Blob, b: storage.Blob) -> bool:
@@ -197,7 +221,10 @@ def claim_files(
     for blob in sorted(already, key=lambda b: b.name):
         name = naming.file_name(blob.name)
         claim.files.append(
-            ClaimedFile(name, blob.name, (blob.metadata or {}).get(ORIGIN_KEY, "landing"), contract.file_date(name))
+            ClaimedFile(
+                name, blob.name, (blob.metadata or {}).get(ORIGIN_KEY, "landing"), contract.file_date(name),
+                content_checksum(blob),
+            )
         )
     manifest.setdefault("files", {})
     for f in claim.files:

@@ -143,3 +143,20 @@ def test_drift_text_says_what_each_file_got_with_the_names_quoted():
         '• `a.csv`: added to raw and staging as NULLABLE STRING: "tier"; missing, loaded as NULL: "signup_date"\n'
         '• "b`.csv": ignored (loaded nowhere): "Note, 2", "x\\"y"'
     )
+
+
+def test_duplicates_text_says_how_many_were_skipped_and_where_each_was_first_ingested():
+    first = {"batch_id": "sweep_1", "source_file": "customers_1.csv", "checksum": "md5:AA"}
+    text = alerts.duplicates_text("customers", "sweep_2", {"customers_2.csv": first, "customers_1.csv": first})
+    assert "2 duplicate file(s) skipped, first ingested in batch `sweep_1`" in text
+    assert "batch `sweep_2`: not validated or loaded again, archived" in text and "force_reingest" in text
+    assert text.splitlines()[1:] == ["• `customers_1.csv`: same content as `customers_1.csv` of batch `sweep_1`",
+                                     "• `customers_2.csv`: same content as `customers_1.csv` of batch `sweep_1`"]
+    dry = alerts.duplicates_text("customers", "dry_1", {"a.csv": first, "b.csv": {**first, "batch_id": "sweep_0"}}, True)
+    assert "first ingested in batch `sweep_0`, `sweep_1`" in dry and "a dry run: left in landing" in dry
+
+
+def test_duplicates_text_lists_at_most_twenty_files():
+    first = {"batch_id": "b", "source_file": "x.csv", "checksum": "md5:AA"}
+    text = alerts.duplicates_text("customers", "b2", {f"f{i:02d}.csv": first for i in range(25)})
+    assert len(text.splitlines()) == 1 + 20 + 1 and text.endswith("… and 5 more file(s)")

@@ -235,3 +235,34 @@ def test_the_report_names_each_loaded_files_drifted_columns_and_alerts_after_qua
     texts = audit.alert_texts(CUSTOMERS, "b_1", report)
     assert [t.split("*")[0] for t in texts] == [":warning: Feedline ", ":large_blue_circle: Feedline "]
     assert texts[1] == alerts.drift_text("customers", "b_1", report["drift"])
+
+
+def test_a_claimed_file_is_a_duplicate_when_its_checksum_was_ingested_before():
+    ingested = {"md5:AA": {"batch_id": "b_1", "source_file": "x.csv"}}
+    checksums = {"y.csv": "md5:AA", "x.csv": "md5:AA", "new.csv": "md5:BB", "unknown.csv": None}
+    assert audit.duplicate_files(checksums, ingested) == {
+        "x.csv": {"checksum": "md5:AA", "batch_id": "b_1", "source_file": "x.csv"},
+        "y.csv": {"checksum": "md5:AA", "batch_id": "b_1", "source_file": "x.csv"},
+    }
+    assert audit.duplicate_files(checksums, {}) == {}
+    assert audit.duplicate_reason(ingested["md5:AA"]) == "same content as 'x.csv', ingested in batch b_1"
+
+
+def test_the_duplicate_queries_take_every_value_as_a_parameter_used_once():
+    """The emulator turns each appearance of a parameter into one of its own: each appears once."""
+    p = sql.template_params(SETTINGS, TX)
+    for template, names in ((audit.INGESTED_CHECKSUMS_SQL, ["checksums", "batch_id"]),
+                            (audit.RECORD_CHECKSUMS_SQL, ["batch_id", "attempt", "files"]),
+                            (audit.RECORD_DUPLICATE_SQL, ["batch_id", "attempt", "dag_run_id", "source_file",
+                                                          "checksum", "duplicate_of", "reason", "dry_run"])):
+        statement = sql.render(SETTINGS, template, params=p)
+        assert f"`{p['audit_table']}`" in statement, template
+        assert sorted(re.findall(r"@(\w+)", statement)) == sorted(names), template
+
+
+def test_a_duplicate_with_no_rows_reconciles_and_one_with_rows_does_not():
+    row = {"batch_id": "b_2", "source_file": "x.csv", "status": "duplicate", "rows_read": None,
+           "rows_loaded": None, "rows_deadletter": None, "raw_rows": 0, "deadletter_rows": 0}
+    assert audit.reconciliation_problems(TX, [row], []) == []
+    assert audit.reconciliation_problems(TX, [{**row, "raw_rows": 3}], []) == [
+        "batch b_2 file 'x.csv': duplicate, yet 3 raw and 0 deadletter rows"]

@@ -49,7 +49,7 @@ def test_the_sql_identifiers_are_the_templates_params_and_run_params_stay_apart(
 
     settings = from_env({})
     dag = build_all(settings)["feedline_transactions"]
-    assert sorted(dag.params.keys()) == sorted(RUN_PARAMS) == ["date", "dry_run", "files", "from_archive"]
+    assert sorted(dag.params.keys()) == sorted(RUN_PARAMS) == ["date", "dry_run", "files", "force_reingest", "from_archive"]
     merge = dag.get_task("merge_staging")
     identifiers = sql.template_params(settings, dag.get_task("claim_files").op_args[0])
     assert {k: merge.params[k] for k in identifiers} == identifiers

@@ -12,7 +12,7 @@ def test_unknown_keys_name_the_key_and_the_allowed_ones():
     assert params.unknown_keys_error({"files": ["a.csv"], "dry_run": True}) is None
     assert params.unknown_keys_error(None) is None
     assert params.unknown_keys_error({"file": ["a.csv"], "Date": "x"}) == (
-        "unknown conf key(s) Date, file; allowed: date, dry_run, files, from_archive"
+        "unknown conf key(s) Date, file; allowed: date, dry_run, files, force_reingest, from_archive"
     )
 
 

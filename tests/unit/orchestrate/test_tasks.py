@@ -21,7 +21,7 @@ CLOUD = from_env({"FEEDLINE_ENV": "prod", "FEEDLINE_TEMPLATE_SPEC": "gs://t/spec
                   "FEEDLINE_CONTRACTS_URI": "gs://feedline-work/contracts"})
 TX = load_contracts()["transactions"]
 RUN_AFTER = datetime(2026, 11, 27, 8, 15, tzinfo=timezone.utc)
-NO_PARAMS = {"files": None, "date": None, "from_archive": None, "dry_run": None}  # the params' defaults
+NO_PARAMS = {"files": None, "date": None, "from_archive": None, "dry_run": None, "force_reingest": None}  # the params' defaults
 
 
 def dag_run(run_type="scheduled", run_id="scheduled__2026-11-27T08:15:00+00:00", conf=None):
@@ -313,3 +313,106 @@ def test_settle_files_settles_the_claim_with_the_quarantined_files(monkeypatch, 
     result = tasks.settle_files.function(TX, LOCAL, claim_with(["a.csv"]).to_xcom(), {"quarantined": {"q.csv": "r"}})
     assert result == {"a.csv": "archived"}
     assert calls == [("gcs-client", "b", {"q.csv": "r"})]
+
+
+def claim_of(checksums: dict[str, str | None], batch_id="b") -> claims.Claim:
+    files = [claims.ClaimedFile(n, f"processing/{n}", "landing", None, c) for n, c in checksums.items()]
+    return claims.Claim(batch_id, files, {}, 0)
+
+
+@pytest.fixture
+def duplicates_seen(monkeypatch):
+    """The audit's answer (checksum -> first ingestion) and what the claim then did with it."""
+    seen = {"ingested": {}, "looked_up": [], "recorded": [], "settled": [], "released": []}
+    monkeypatch.setattr(tasks, "bigquery_client", lambda settings: "bq-client")
+
+    def ingested_before(client, settings, contract, batch_id, checksums):
+        seen["looked_up"].append((batch_id, sorted(checksums)))
+        return {c: seen["ingested"][c] for c in checksums if c in seen["ingested"]}
+
+    monkeypatch.setattr(tasks.audit, "ingested_before", ingested_before)
+    monkeypatch.setattr(tasks.audit, "record_duplicates", lambda client, s, c, batch_id, attempt, run_id, dups, dry:
+                        seen["recorded"].append((batch_id, attempt, run_id, dups, dry)))
+    monkeypatch.setattr(claims, "settle_files", lambda gcs, s, c, claim, rejected:
+                        seen["settled"].append(([f.name for f in claim.files], rejected)))
+    monkeypatch.setattr(claims, "release_copies", lambda gcs, s, c, claim: seen["released"].append([f.name for f in claim.files]))
+    return seen
+
+
+def test_a_claim_archives_its_duplicates_with_an_audit_row_and_goes_on_with_the_new_files(
+    monkeypatch, sent, caplog, duplicates_seen
+):
+    first = {"batch_id": "sweep_1", "source_file": "transactions_20261125.csv"}
+    duplicates_seen["ingested"] = {"md5:OLD": first}
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: claim_of(
+        {"transactions_20261125.csv": "md5:OLD", "transactions_20261125_again.csv": "md5:OLD",
+         "transactions_20261126.csv": "md5:NEW"}, naming.batch_id_for_run("transactions", dag_run().run_id)))
+    with caplog.at_level("INFO", logger=tasks.log.name):
+        out = tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(), logical_date=RUN_AFTER)
+    batch_id = out["batch_id"]
+    assert [f.name for f in claims.Claim.from_xcom(out["claim"]).files] == ["transactions_20261126.csv"]
+    assert duplicates_seen["looked_up"] == [(batch_id, ["md5:NEW", "md5:OLD", "md5:OLD"])]
+    dups = {name: {"checksum": "md5:OLD", **first}
+            for name in ("transactions_20261125.csv", "transactions_20261125_again.csv")}
+    assert duplicates_seen["recorded"] == [(batch_id, 0, dag_run().run_id, dups, False)]
+    assert duplicates_seen["settled"] == [(sorted(dups), {})]  # archived now, nothing quarantined
+    assert sent == [alerts.duplicates_text("transactions", batch_id, dups)] and sent[0] in caplog.messages
+    tasks.skip_without_files({"ti": SimpleNamespace(xcom_pull=lambda task_ids, key: out[key])})  # goes on
+
+
+def test_a_claim_of_duplicates_only_succeeds_and_skips_the_rest_of_the_batch(monkeypatch, sent, duplicates_seen):
+    duplicates_seen["ingested"] = {"md5:OLD": {"batch_id": "sweep_1", "source_file": "a.csv"}}
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: claim_of({"a.csv": "md5:OLD"}))
+    out = tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(), logical_date=RUN_AFTER)
+    assert claims.Claim.from_xcom(out["claim"]).files == []
+    assert duplicates_seen["settled"] == [(["a.csv"], {})] and len(sent) == 1
+    with pytest.raises(AirflowSkipException, match="every claimed file is a duplicate"):
+        tasks.skip_without_files({"ti": SimpleNamespace(xcom_pull=lambda task_ids, key: out[key])})
+
+
+def test_a_dry_run_reports_its_duplicates_and_leaves_them_in_landing(monkeypatch, sent, duplicates_seen):
+    duplicates_seen["ingested"] = {"md5:OLD": {"batch_id": "sweep_1", "source_file": "a.csv"}}
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: claim_of({"a.csv": "md5:OLD", "b.csv": "md5:NEW"}))
+    out = tasks.claim_files.function(TX, LOCAL, params={**NO_PARAMS, "dry_run": True}, dag_run=dag_run(),
+                                     logical_date=RUN_AFTER)
+    assert [f.name for f in claims.Claim.from_xcom(out["claim"]).files] == ["b.csv"]
+    assert duplicates_seen["released"] == [["a.csv"]] and duplicates_seen["settled"] == []
+    assert duplicates_seen["recorded"][0][-1] is True and "a dry run" in sent[0]
+
+
+@pytest.mark.parametrize("params, run_type", [({**NO_PARAMS, "force_reingest": True}, "manual"),
+                                               ({**NO_PARAMS, "from_archive": True}, "manual"),
+                                               (NO_PARAMS, "backfill")])
+def test_force_reingest_and_backfills_never_look_for_duplicates(monkeypatch, sent, duplicates_seen, params, run_type):
+    duplicates_seen["ingested"] = {"md5:OLD": {"batch_id": "sweep_1", "source_file": "a.csv"}}
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: claim_of({"a.csv": "md5:OLD"}))
+    out = tasks.claim_files.function(TX, LOCAL, params=params, dag_run=dag_run(run_type), logical_date=RUN_AFTER)
+    assert [f.name for f in claims.Claim.from_xcom(out["claim"]).files] == ["a.csv"]
+    assert duplicates_seen["looked_up"] == [] and duplicates_seen["settled"] == [] and sent == []
+
+
+def test_files_without_a_checksum_are_never_looked_up(monkeypatch, sent, duplicates_seen):
+    monkeypatch.setattr(tasks, "bigquery_client", lambda settings: pytest.fail("no BigQuery call expected"))
+    monkeypatch.setattr(claims, "claim_files", lambda *a, **k: claim_of({"a.csv": None}))
+    out = tasks.claim_files.function(TX, LOCAL, params=NO_PARAMS, dag_run=dag_run(), logical_date=RUN_AFTER)
+    assert len(claims.Claim.from_xcom(out["claim"]).files) == 1
+
+
+def test_settle_files_keeps_the_settled_files_checksums_in_the_audit(monkeypatch, sent):
+    recorded = []
+    monkeypatch.setattr(claims, "settle_files", lambda *a: {"a.csv": "archived", "q.csv": "quarantined"})
+    monkeypatch.setattr(tasks, "bigquery_client", lambda settings: "bq-client")
+    monkeypatch.setattr(tasks.audit, "record_checksums", lambda *a: recorded.append(a))
+    claim = dataclasses.replace(claim_of({"a.csv": "md5:A", "q.csv": "md5:Q", "n.csv": None}), attempt=1)
+    tasks.settle_files.function(TX, LOCAL, claim.to_xcom(), {"quarantined": {"q.csv": "r"}}, params=NO_PARAMS)
+    assert recorded == [("bq-client", LOCAL, TX, "b", 1, {"a.csv": "md5:A", "q.csv": "md5:Q"})]
+    # a dry run settles nothing and records nothing
+    monkeypatch.setattr(claims, "release_copies", lambda *a: {})
+    tasks.settle_files.function(TX, LOCAL, claim.to_xcom(), {"quarantined": {}}, params={**NO_PARAMS, "dry_run": True})
+    assert len(recorded) == 1
+
+
+def test_settle_files_skips_a_claim_whose_files_were_all_duplicates(monkeypatch, sent):
+    monkeypatch.setattr(claims, "settle_files", lambda *a: pytest.fail("nothing to settle"))
+    with pytest.raises(AirflowSkipException, match="nothing to settle"):
+        tasks.settle_files.function(TX, LOCAL, claim_of({}).to_xcom(), None, params=NO_PARAMS)
