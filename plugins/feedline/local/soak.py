@@ -33,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Iterable
+from typing import Iterable
 
 from feedline.contract import naming
 from feedline.local import sample_data
@@ -180,6 +180,14 @@ def schedule_sweeps(api: AirflowApi, bucket, plan: list[SoakFile], all_sweeps: l
 # --- the figures, from the tables -------------------------------------------------------------
 
 
+def scalar(client, settings, identifiers: dict, template: str, config=None) -> int:
+    """The one value a query of sql/ answers."""
+    from feedline.orchestrate import sql
+
+    statement = sql.render(settings, template, params=identifiers)
+    return int(list(client.query(statement, job_config=config).result())[0][0] or 0)
+
+
 def table_rows(client, settings, contracts, tag: str) -> tuple[list[dict], int, int]:
     """(reconciliation rows of the soak's files, staging rows beyond one per key, soak raw rows
     whose key staging lacks), over both feeds."""
@@ -193,13 +201,8 @@ def table_rows(client, settings, contracts, tag: str) -> tuple[list[dict], int, 
         contract = contracts[feed]
         files += [f for f in audit.reconcile(client, settings, contract)["files"] if tag in f["source_file"]]
         identifiers = sql.template_params(settings, contract)
-
-        def one(template: str, config=None) -> int:
-            statement = sql.render(settings, template, params=identifiers)
-            return int(list(client.query(statement, job_config=config).result())[0][0] or 0)
-
-        extra += one("audit/staging_extra_rows.sql")
-        missing += one("audit/raw_keys_missing_from_staging.sql", by_tag)
+        extra += scalar(client, settings, identifiers, "audit/staging_extra_rows.sql")
+        missing += scalar(client, settings, identifiers, "audit/raw_keys_missing_from_staging.sql", by_tag)
     return files, extra, missing
 
 
