@@ -267,6 +267,13 @@ def last_run_end(api: AirflowApi, all_sweeps: Iterable[Sweeps]) -> datetime | No
     return max((datetime.fromisoformat(e.replace("Z", "+00:00")) for e in ends if e), default=None)
 
 
+def slowest_tasks(api: AirflowApi, dag_id: str, run_id: str, n: int = 3) -> str:
+    """Where a run's time went: its ``n`` longest task instances."""
+    timed = sorted(((ti.get("duration") or 0.0, ti["task_id"]) for ti in api.task_instances(dag_id, run_id)),
+                   reverse=True)[:n]
+    return ", ".join(f"{task} {seconds:.0f}s" for seconds, task in timed)
+
+
 def summary_line(fig: Figures, seconds: float, jobs: int) -> str:
     rate = fig.rows / seconds if seconds > 0 else 0.0
     return (f"files={fig.files} rows={fig.rows} rows_per_s={rate:.0f} batches={fig.batches} "
@@ -329,7 +336,8 @@ def run_soak(files: int = FILES, rows: int = ROWS, bad_files: int = BAD_FILES, b
     states = {(s.dag_id, r): api.run(s.dag_id, r)["state"] for s in all_sweeps for r in s.runs}
     for (dag_id, run_id), state in states.items():
         claimed = task_state(api, dag_id, run_id, "claim_files")
-        print(f"   {dag_id} {run_id}: {state}, claim {claimed} ({demo.run_timings(api, dag_id, run_id)})")
+        print(f"   {dag_id} {run_id}: {state}, claim {claimed} ({demo.run_timings(api, dag_id, run_id)}; "
+              f"longest: {slowest_tasks(api, dag_id, run_id)})")
     fig = figures(plan, *table_rows(provision.bigquery_client(settings.project), settings, contracts, tag))
     jobs = beam_jobs(api, all_sweeps)
     for problem in fig.problems:

@@ -100,3 +100,13 @@ def test_a_file_in_two_batches_rows_of_a_rejected_file_and_extra_staging_rows_ar
     fig = soak.figures(PLAN, rows, staging_extra=4, staging_missing=0)
     assert fig.duplicated == GOOD.records + 5 + 4 and fig.lost == 0 and fig.batches == 2
     assert any("in 2 batch(es)" in p for p in fig.problems)
+
+
+class TaskApi:
+    def task_instances(self, dag_id, run_id):
+        return [{"task_id": "claim_files", "duration": 3.2}, {"task_id": "validate_rows", "duration": 150.4},
+                {"task_id": "publish_raw", "duration": 61.0}, {"task_id": "settle_files", "duration": None}]
+
+
+def test_a_run_names_its_longest_tasks():
+    assert soak.slowest_tasks(TaskApi(), "d", "r", n=2) == "validate_rows 150s, publish_raw 61s"
