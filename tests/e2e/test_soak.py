@@ -34,7 +34,9 @@ def feedline(env: dict[str, str], *args: str, timeout: float) -> subprocess.Comp
 
 def test_a_reduced_soak_counts_every_row_once_with_one_beam_job_per_batch(tmp_path):
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("FEEDLINE_", "AIRFLOW"))},
+        # nothing of the session's stack (its folder, ports, emulator hosts): the command sets its own
+        **{k: v for k, v in os.environ.items()
+           if not k.startswith(("FEEDLINE_", "AIRFLOW", "STORAGE_EMULATOR", "BIGQUERY_EMULATOR", "BQEMU_"))},
         "FEEDLINE_LOCAL_DIR": str(tmp_path / "stack"),
         **{f"FEEDLINE_{name}_PORT": str(free_port())
            for name in ("GCS", "BQ", "BQ_GRPC", "SLACK", "AIRFLOW", "AIRFLOW_LOG")},
