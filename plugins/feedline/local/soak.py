@@ -182,10 +182,11 @@ def schedule_sweeps(api: AirflowApi, bucket, plan: list[SoakFile], all_sweeps: l
 
 def scalar(client, settings, identifiers: dict, template: str, config=None) -> int:
     """The one value a query of sql/ answers."""
-    from feedline.orchestrate import sql
+    from feedline.orchestrate import bq_calls, sql
 
     statement = sql.render(settings, template, params=identifiers)
-    return int(list(client.query(statement, job_config=config).result())[0][0] or 0)
+    (row,) = bq_calls.query_rows(client, statement, config)
+    return int(next(iter(row.values())) or 0)
 
 
 def table_rows(client, settings, contracts, tag: str) -> tuple[list[dict], int, int]:
