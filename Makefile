@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 VENV_CHECKOV := .venv-checkov
 CHECKOV_INSTALLED := $(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: demo test test-e2e bench bundle lock venv clean local-up local-down
+.PHONY: demo test test-e2e bench soak bundle lock venv clean local-up local-down
 
 venv: $(INSTALLED)
 
@@ -36,6 +36,11 @@ test-e2e: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/beam_vs_duckdb.py
+
+# 200 files (2M rows, bad rows and bad files) dropped at once on the local stack and swept through
+# its real Airflow; the last line counts them from the tables (see plugins/feedline/local/soak.py).
+soak: $(INSTALLED)
+	$(BIN)/feedline soak
 
 local-up: $(INSTALLED)
 	$(BIN)/feedline local up

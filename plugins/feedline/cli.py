@@ -6,6 +6,7 @@
     feedline generate --feed NAME --rows N [--bad-share S] [--seed N] [--date YYYYMMDD] OUT
     feedline demo
     feedline contracts diff OLD NEW | check | lock
+    feedline soak [--files N] [--rows N] [--bad-files N] [--bad-share S] [--seed N] [--timeout S]
 """
 
 from __future__ import annotations
@@ -314,6 +315,16 @@ def cmd_contracts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from feedline.local.soak import run_soak
+
+    try:
+        return run_soak(args.files, args.rows, args.bad_files, args.bad_share, args.seed, args.timeout)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
     """The CLI; ``generate --feed`` offers the contracts' feeds (``feeds``, default: all)."""
     feeds = sorted(contracts_from_settings()) if feeds is None else feeds
@@ -360,6 +371,20 @@ def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start the stack, drop the samples, run every feed's DAG on the scheduler, show results")
     demo.set_defaults(func=cmd_demo)
+
+    from feedline.local import soak as soaking  # light: no Airflow, no clients
+
+    soak = sub.add_parser("soak", help="drop many files at once on the local stack, sweep them through, "
+                                       "count the tables (last line: files= rows= ... lost= duplicated=)")
+    soak.add_argument("--files", type=int, default=soaking.FILES, help=f"files over both feeds ({soaking.FILES})")
+    soak.add_argument("--rows", type=int, default=soaking.ROWS, help=f"records in all good files ({soaking.ROWS})")
+    soak.add_argument("--bad-files", type=int, default=soaking.BAD_FILES,
+                      help=f"files that cannot be ingested: wrong header, truncated gzip, empty, in turn ({soaking.BAD_FILES})")
+    soak.add_argument("--bad-share", type=float, default=soaking.BAD_SHARE,
+                      help=f"share of bad rows in the good files ({soaking.BAD_SHARE})")
+    soak.add_argument("--seed", type=int, default=1)
+    soak.add_argument("--timeout", type=float, default=soaking.TIMEOUT, help=f"seconds to wait for the runs ({soaking.TIMEOUT:.0f})")
+    soak.set_defaults(func=cmd_soak)
     return parser
 
 

@@ -4,7 +4,7 @@
 -- The batch_id parameter: one batch, or NULL for every batch the audit knows. It appears once:
 -- the emulator turns each appearance, comments included, into a parameter of its own.
 WITH audited AS (
-  SELECT batch_id, source_file, status, rows_read, rows_loaded, rows_deadletter
+  SELECT batch_id, source_file, status, reason, rows_read, rows_loaded, rows_deadletter
   FROM (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY batch_id, source_file ORDER BY attempt DESC, recorded_at DESC) AS latest
     FROM `{{ params.audit_table }}`
@@ -26,7 +26,7 @@ files AS (
   UNION DISTINCT SELECT batch_id, source_file FROM deadletter_rows
 )
 SELECT
-  f.batch_id, f.source_file, a.status, a.rows_read, a.rows_loaded, a.rows_deadletter,
+  f.batch_id, f.source_file, a.status, a.reason, a.rows_read, a.rows_loaded, a.rows_deadletter,
   IFNULL(r.n, 0) AS raw_rows, IFNULL(d.n, 0) AS deadletter_rows
 FROM files AS f
 LEFT JOIN audited AS a ON a.batch_id = f.batch_id AND a.source_file = f.source_file

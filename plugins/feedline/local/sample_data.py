@@ -9,6 +9,7 @@ rows carry CSV quirks that must parse (quoted commas, quotes and newlines inside
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import random
 from datetime import date, datetime, timedelta, timezone
@@ -75,8 +76,11 @@ TRANSACTION_DEFECTS: list[Callable[[list[str]], list[str]]] = [
 GENERATED_FEEDS = ("customers", "transactions")
 
 
-def generate(feed: str, rows: int, bad_share: float, seed: int, day: date, customers: int = 500) -> bytes:
-    """A whole CSV file (header + rows, CRLF line ends) as bytes."""
+def generate(
+    feed: str, rows: int, bad_share: float, seed: int, day: date, customers: int = 500, first_index: int = 1
+) -> bytes:
+    """A whole CSV file (header + rows, CRLF line ends) as bytes. Keys count up from
+    ``first_index``, so files made with disjoint ranges share no key."""
     if feed not in GENERATED_FEEDS:
         raise LookupError(
             f"no sample generator for the feed {feed!r} (feedline.local.sample_data makes "
@@ -89,7 +93,7 @@ def generate(feed: str, rows: int, bad_share: float, seed: int, day: date, custo
         (CUSTOMER_HEADER, CUSTOMER_DEFECTS) if feed == "customers" else (TRANSACTION_HEADER, TRANSACTION_DEFECTS)
     )
     writer.writerow(header)
-    for index in range(1, rows + 1):
+    for index in range(first_index, first_index + rows):
         row = (
             customer_row(rng, index, day)
             if feed == "customers"
@@ -101,3 +105,22 @@ def generate(feed: str, rows: int, bad_share: float, seed: int, day: date, custo
             row = rng.choice(defects)(row)
         writer.writerow(row)
     return out.getvalue().encode("utf-8")
+
+
+# Whole files that cannot be ingested; each must be quarantined with its reason, no row loaded.
+BAD_FILE_KINDS = ("wrong header", "truncated gzip", "empty")
+
+
+def bad_file(kind: str, good: bytes) -> bytes:
+    """A broken copy of a generated file ``good``: its first header name changed (the contract's
+    header check rejects it), its gzip cut in half (the reader fails part-way, after rows it
+    could read), or no bytes at all."""
+    if kind == "wrong header":
+        first = good.split(b",", 1)[0]
+        return b"record_id" + good[len(first):]
+    if kind == "truncated gzip":
+        packed = gzip.compress(good, compresslevel=1)
+        return packed[: len(packed) // 2]
+    if kind == "empty":
+        return b""
+    raise LookupError(f"unknown bad file kind {kind!r} (one of {', '.join(BAD_FILE_KINDS)})")
