@@ -428,8 +428,8 @@ def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when
         (0, "duplicate", first), (0, "duplicate", first), (1, "duplicate", first), (1, "duplicate", first)]
     assert raw_count() == raw_before
 
-    # A mixed drop: a repeat, a new file, and the rejected file again (quarantined is not
-    # ingested: it is validated again). Only the new file's rows reach raw.
+    # A mixed drop: a repeat, a new file, and the rejected file again (quarantined again at the
+    # claim with the first batch's reason, not validated). Only the new file's rows reach raw.
     new = generate("customers", 25, 0.0, seed=11, day=date(2026, 12, 7))
     drop(gcs, settings, "customers", "customers_20261125.csv", data["customers_20261125.csv"])
     drop(gcs, settings, "customers", "customers_20261207.csv", new)
@@ -438,8 +438,12 @@ def test_repeated_files_are_archived_as_duplicates_and_validated_again_only_when
     assert run_state(log) == "success", log[-3000:]
     third = new_batch(first, second)
     assert [(a["source_file"], a["status"], a["duplicate_of"], a["rows_read"]) for a in audit_of(third)] == [
-        ("customers_20261125.csv", "duplicate", first, None), ("customers_20261126_crm-v2.csv", "quarantined", None, 0),
+        ("customers_20261125.csv", "duplicate", first, None), ("customers_20261126_crm-v2.csv", "duplicate", first, None),
         ("customers_20261207.csv", "loaded", None, 25)]
+    [crm] = [a for a in audit_of(third) if a["source_file"] == "customers_20261126_crm-v2.csv"]
+    [first_crm] = [a for a in first_rows if a["source_file"] == "customers_20261126_crm-v2.csv"]
+    assert crm["reason"] == (f"same content as 'customers_20261126_crm-v2.csv', quarantined in batch {first}: "
+                             f"{first_crm['reason']} (force_reingest validates it again)")
     assert rows(bq, f"SELECT _source_file, COUNT(*) AS n FROM `{p['raw_table']}` WHERE _batch_id = @b GROUP BY 1",
                 b=third) == [{"_source_file": "customers_20261207.csv", "n": 25}]
     assert raw_count() == raw_before + 25

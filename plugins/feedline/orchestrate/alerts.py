@@ -71,7 +71,8 @@ def drift_text(feed: str, batch_id: str, drift: dict[str, dict[str, list[str]]])
 def duplicates_text(feed: str, batch_id: str, duplicates: dict[str, dict], dry_run: bool = False) -> str:
     """The repeated files a claim set aside (audit.duplicate_files: name -> first ingestion)."""
     batches = ", ".join(f"`{b}`" for b in sorted({first["batch_id"] for first in duplicates.values()}))
-    kept = "a dry run: left in landing" if dry_run else "archived"
+    bad = {name for name, first in duplicates.items() if first.get("status") == "quarantined"}
+    kept = "a dry run: left in landing" if dry_run else "archived, or quarantined again where the first was" if bad else "archived"
     lines = [
         f":information_source: Feedline *{feed}*: {len(duplicates)} duplicate file(s) skipped, first ingested "
         f"in batch {batches} (batch `{batch_id}`: not validated or loaded again, {kept}; "
@@ -79,7 +80,7 @@ def duplicates_text(feed: str, batch_id: str, duplicates: dict[str, dict], dry_r
     ]
     listed = sorted(duplicates.items())[:MAX_FILES_LISTED]
     lines += [f"• {shown(name)}: same content as {shown(first['source_file'])} of batch `{first['batch_id']}`"
-              for name, first in listed]
+              + (" (quarantined there)" if name in bad else "") for name, first in listed]
     if len(duplicates) > MAX_FILES_LISTED:
         lines.append(f"• … and {len(duplicates) - MAX_FILES_LISTED} more file(s)")
     return "\n".join(lines)

@@ -233,8 +233,9 @@ RECORD_CHECKSUMS_SQL = "audit/record_checksums.sql"
 
 
 def ingested_before(client, settings: Settings, contract: Contract, batch_id: str, checksums: list[str]) -> dict[str, dict]:
-    """checksum -> {"batch_id", "source_file"} of the batch that first ingested that content
-    (never ``batch_id`` itself), for the checksums some earlier batch ingested."""
+    """checksum -> {"batch_id", "source_file", "status", "reason"} of the batch that first
+    ingested that content (never ``batch_id`` itself), for the checksums some earlier batch
+    ingested: status 'loaded', or 'quarantined' with its reason."""
     from google.cloud import bigquery
 
     if not checksums:
@@ -245,7 +246,8 @@ def ingested_before(client, settings: Settings, contract: Contract, batch_id: st
         bigquery.ScalarQueryParameter("batch_id", "STRING", batch_id),
     ])
     return {
-        r["checksum"]: {"batch_id": r["batch_id"], "source_file": r["source_file"]}
+        r["checksum"]: {"batch_id": r["batch_id"], "source_file": r["source_file"], "status": r["status"],
+                        "reason": r["reason"]}
         for r in bq_calls.query_rows(client, statement, config)
     }
 
@@ -261,7 +263,16 @@ def duplicate_files(checksums: dict[str, str | None], ingested: dict[str, dict])
 
 
 def duplicate_reason(first: dict) -> str:
+    if first.get("status") == "quarantined":
+        return (f"same content as {first['source_file']!r}, quarantined in batch {first['batch_id']}: "
+                f"{first.get('reason')} (force_reingest validates it again)")
     return f"same content as {first['source_file']!r}, ingested in batch {first['batch_id']}"
+
+
+def quarantined_again(duplicates: dict[str, dict]) -> dict[str, str]:
+    """Duplicates of a quarantined file go back to quarantine, with why (name -> reason): a
+    repeat of bad bytes is not validated again either."""
+    return {name: duplicate_reason(first) for name, first in duplicates.items() if first.get("status") == "quarantined"}
 
 
 def record_duplicates(

@@ -127,7 +127,8 @@ def set_aside_duplicates(
     gcs, settings: Settings, contract: Contract, claim: claims.Claim, dag_run_id: str, dry_run: bool
 ) -> tuple[claims.Claim, dict[str, dict]]:
     """Take out of the claim the files whose content an earlier batch ingested: each gets a
-    'duplicate' audit row naming that batch and is archived now (a dry run removes its copy),
+    'duplicate' audit row naming that batch and is archived now, or quarantined again when that
+    batch quarantined it (a dry run removes its copy),
     and one message says so. Returns the claim of the files left to validate, and the
     duplicates (name -> first ingestion). The audit rows go first: a retry after a fault finds
     what is still in processing and does the rest again."""
@@ -147,7 +148,7 @@ def set_aside_duplicates(
     if dry_run:
         claims.release_copies(gcs, settings, contract, aside)
     else:
-        claims.settle_files(gcs, settings, contract, aside, {})
+        claims.settle_files(gcs, settings, contract, aside, audit.quarantined_again(duplicates))
     return claim.without(duplicates), duplicates
 
 

@@ -160,3 +160,13 @@ def test_duplicates_text_lists_at_most_twenty_files():
     first = {"batch_id": "b", "source_file": "x.csv", "checksum": "md5:AA"}
     text = alerts.duplicates_text("customers", "b2", {f"f{i:02d}.csv": first for i in range(25)})
     assert len(text.splitlines()) == 1 + 20 + 1 and text.endswith("… and 5 more file(s)")
+
+
+def test_duplicates_text_says_which_repeats_go_back_to_quarantine():
+    text = alerts.duplicates_text("customers", "b2", {
+        "ok.csv": {"batch_id": "b1", "source_file": "ok.csv", "status": "loaded"},
+        "bad.csv": {"batch_id": "b1", "source_file": "bad.csv", "status": "quarantined"},
+    })
+    assert "archived, or quarantined again where the first was" in text
+    assert text.splitlines()[1:] == ["• `bad.csv`: same content as `bad.csv` of batch `b1` (quarantined there)",
+                                     "• `ok.csv`: same content as `ok.csv` of batch `b1`"]

@@ -266,3 +266,13 @@ def test_a_duplicate_with_no_rows_reconciles_and_one_with_rows_does_not():
     assert audit.reconciliation_problems(TX, [row], []) == []
     assert audit.reconciliation_problems(TX, [{**row, "raw_rows": 3}], []) == [
         "batch b_2 file 'x.csv': duplicate, yet 3 raw and 0 deadletter rows"]
+
+
+def test_a_repeat_of_a_quarantined_file_goes_back_to_quarantine_with_the_first_reason():
+    ingested = {"md5:AA": {"batch_id": "b_1", "source_file": "x.csv", "status": "loaded", "reason": None},
+                "md5:BB": {"batch_id": "b_1", "source_file": "bad.csv", "status": "quarantined", "reason": "bad header"}}
+    duplicates = audit.duplicate_files({"x2.csv": "md5:AA", "bad2.csv": "md5:BB"}, ingested)
+    assert audit.quarantined_again(duplicates) == {
+        "bad2.csv": "same content as 'bad.csv', quarantined in batch b_1: bad header (force_reingest validates it again)"
+    }
+    assert audit.duplicate_reason(duplicates["x2.csv"]) == "same content as 'x.csv', ingested in batch b_1"
