@@ -29,7 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 # Build and cache debris never goes to the bucket (the DAG processor would scan it).
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".DS_Store")
+# Also contracts/schema.lock.json: `feedline contracts check` reads it in CI; no DAG does.
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".DS_Store", "*.lock.json")
 
 # (source in the repository, destination in the bundle)
 LAYOUT = (

@@ -240,7 +240,7 @@ def test_bad_params_are_refused_and_an_unknown_key_fails_before_any_data_moves(
     states = airflow.task_states(TRANSACTIONS, run_id)
     assert run["state"] == "failed" and states["choose_source"] == "failed", states
     log = task_log(airflow, TRANSACTIONS, run_id, "choose_source")
-    assert "unknown conf key(s) file; allowed: date, dry_run, files, from_archive" in log, log[-2000:]
+    assert "unknown conf key(s) file; allowed: date, dry_run, files, force_reingest, from_archive" in log, log[-2000:]
     # nothing moved, nothing written
     assert [b.name for b in gcs.list_blobs(settings.landing_bucket)] == [naming.landing_prefix("transactions") + name]
     assert audit_by_file(bq, settings, contracts["transactions"]) == {}

@@ -80,7 +80,7 @@ def test_an_unknown_conf_key_fails_the_run_before_anything_is_claimed(clean, loc
     log = run_dag(local_stack, "customers", "2026-10-01T00:00:00+00:00", {"file": ["customers_20261126.csv"]})
     assert run_state(log) == "failed", log[-3000:]
 
-    message = "unknown conf key(s) file; allowed: date, dry_run, files, from_archive"
+    message = "unknown conf key(s) file; allowed: date, dry_run, files, force_reingest, from_archive"
     assert message in log
     assert names(gcs, settings.landing_bucket) == ["customers/customers_20261126.csv"]  # untouched
     assert names(gcs, settings.work_bucket) == []  # no manifest, no outputs

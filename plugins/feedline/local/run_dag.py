@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logical-date", type=datetime.fromisoformat, default=None)
     parser.add_argument("--conf", type=json.loads, default=None, help="DAG run conf (params) as JSON")
     args = parser.parse_args(argv)
+    # No lineage from a DAG.test run: its tasks share one process, whose hook lineage collector
+    # Airflow never resets between tasks, so each task would also report the ones before it (the
+    # real scheduler runs a process per task: tests/e2e checks its lineage). And the listener's
+    # extra metadata-DB work makes SQLite's "database is locked" likelier for runs side by side.
+    os.environ["AIRFLOW__OPENLINEAGE__DISABLED"] = "true"
 
     from airflow.cli.commands.dag_command import get_bagged_dag
     from airflow.utils.providers_configuration_loader import providers_configuration_loaded
