@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 VENV_CHECKOV := .venv-checkov
 CHECKOV_INSTALLED := $(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: demo test test-e2e bench soak bundle lock venv clean local-up local-down
+.PHONY: demo test test-e2e bench bench-e2e soak bundle lock venv clean local-up local-down
 
 venv: $(INSTALLED)
 
@@ -36,6 +36,11 @@ test-e2e: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/beam_vs_duckdb.py
+
+# Drop -> reporting updated for 10k and 1M transactions rows through the local stack's real Airflow,
+# split into Beam, BigQuery and orchestration; last line e2e_10k_s=… e2e_1m_s=… (feedline.local.bench_e2e).
+bench-e2e: $(INSTALLED)
+	$(BIN)/feedline bench-e2e
 
 # 200 files (2M rows, bad rows and bad files) dropped at once on the local stack and swept through
 # its real Airflow; the last line counts them from the tables (see plugins/feedline/local/soak.py).

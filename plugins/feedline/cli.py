@@ -7,6 +7,7 @@
     feedline demo
     feedline contracts diff OLD NEW | check | lock
     feedline soak [--files N] [--rows N] [--bad-files N] [--bad-share S] [--seed N] [--timeout S]
+    feedline bench-e2e [--rows N ...] [--warmup N] [--timeout S]
 """
 
 from __future__ import annotations
@@ -325,6 +326,12 @@ def cmd_soak(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
 
+def cmd_bench_e2e(args: argparse.Namespace) -> int:
+    from feedline.local.bench_e2e import run_bench
+
+    return run_bench(tuple(args.rows), args.timeout, args.warmup)
+
+
 def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
     """The CLI; ``generate --feed`` offers the contracts' feeds (``feeds``, default: all)."""
     feeds = sorted(contracts_from_settings()) if feeds is None else feeds
@@ -385,6 +392,18 @@ def build_parser(feeds: list[str] | None = None) -> argparse.ArgumentParser:
     soak.add_argument("--seed", type=int, default=1)
     soak.add_argument("--timeout", type=float, default=soaking.TIMEOUT, help=f"seconds to wait for the runs ({soaking.TIMEOUT:.0f})")
     soak.set_defaults(func=cmd_soak)
+
+    from feedline.local import bench_e2e  # light too
+
+    bench = sub.add_parser("bench-e2e", help="drop -> reporting updated through the local stack's real Airflow, "
+                                             "per size, split into Beam, BigQuery and orchestration")
+    bench.add_argument("--rows", type=int, nargs="+", default=list(bench_e2e.SIZES),
+                       help=f"transactions rows, one run each ({' '.join(map(str, bench_e2e.SIZES))})")
+    bench.add_argument("--timeout", type=float, default=bench_e2e.TIMEOUT,
+                       help=f"seconds to wait for each run ({bench_e2e.TIMEOUT:.0f})")
+    bench.add_argument("--warmup", type=int, default=bench_e2e.WARMUP_ROWS,
+                       help=f"rows of a first batch, shown and not counted (0: none) ({bench_e2e.WARMUP_ROWS})")
+    bench.set_defaults(func=cmd_bench_e2e)
     return parser
 
 

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from typing import Any, Callable
 
 FINISHED = ("success", "failed")
@@ -93,6 +94,11 @@ class AirflowApi:
 
     def dag_ids(self) -> list[str]:
         return [d["dag_id"] for d in self.call("GET", "/api/v2/dags")["dags"]]
+
+
+def instant(text: str) -> datetime:
+    """A timestamp of the API's answers (ISO 8601, ``Z`` or an offset) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _quote(part: str) -> str:

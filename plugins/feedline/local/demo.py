@@ -13,13 +13,14 @@ Beam job, so raw, staging and reporting do not change (the rejected sample is va
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from feedline.contract import naming
 from feedline.contract.model import Contract, load_contracts
 from feedline.local import stack
-from feedline.local.airflow_api import AirflowApi, wait_for_dag, wait_for_run
-from feedline.settings import REPO_ROOT, from_env
+from feedline.local.airflow_api import AirflowApi, instant, wait_for_dag, wait_for_run
+from feedline.settings import REPO_ROOT, Settings, from_env
 
 SAMPLES = REPO_ROOT / "samples"
 
@@ -102,17 +103,26 @@ def run_timings(api: AirflowApi, dag_id: str, run_id: str) -> str:
     """Queued -> first task started -> run ended, from the scheduler's own timestamps."""
     run = api.run(dag_id, run_id)
     starts = [ti["start_date"] for ti in api.task_instances(dag_id, run_id) if ti["start_date"]]
-    queued = _instant(run["queued_at"])
-    first = f"{(_instant(min(starts)) - queued).total_seconds():.0f}s" if starts else "-"
-    total = f"{(_instant(run['end_date']) - queued).total_seconds():.0f}s" if run["end_date"] else "-"
+    queued = instant(run["queued_at"])
+    first = f"{(instant(min(starts)) - queued).total_seconds():.0f}s" if starts else "-"
+    total = f"{(instant(run['end_date']) - queued).total_seconds():.0f}s" if run["end_date"] else "-"
     return f"queued to first task {first}, queued to end {total}"
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+@dataclass(frozen=True)
+class Local:
+    """The running local stack as the demo, the soak and the e2e bench use it."""
+
+    config: stack.StackConfig
+    settings: Settings
+    contracts: dict[str, Contract]
+    api: AirflowApi
 
 
-def run_demo() -> int:
+def start_local(feeds: list[str] | None = None) -> Local:
+    """Start the stack as `feedline local up` does (what runs stays), point this process at it,
+    provision every contract's resources and wait until the DAGs of ``feeds`` (default: every
+    contract's) are parsed and unpaused."""
     config = stack.StackConfig.from_env()
     print("== Starting the local stack (GCS + BigQuery emulators, Slack receiver, Airflow)")
     started = time.monotonic()
@@ -120,15 +130,22 @@ def run_demo() -> int:
     print(f"   healthy after {time.monotonic() - started:.0f}s")
     stack.apply_env(config)
 
-    from feedline.local import provision, report
+    from feedline.local import provision
 
     settings = from_env()
     contracts = load_contracts(settings.contracts_dir)
     provision.provision(settings, contracts)
-    alerts_before = len(stack_alerts(config))
-
     api = api_for(config)
-    prepare_dags(api, [naming.dag_id(feed) for feed in contracts])
+    prepare_dags(api, [naming.dag_id(feed) for feed in (feeds or contracts)])
+    return Local(config, settings, contracts, api)
+
+
+def run_demo() -> int:
+    from feedline.local import report
+
+    local = start_local()
+    config, settings, contracts, api = local.config, local.settings, local.contracts, local.api
+    alerts_before = len(stack_alerts(config))
     print(f"== Dropping the sample files into gs://{settings.landing_bucket}/")
     dropped = drop_samples(settings, sample_files(contracts))
     print("== Triggering each feed's DAG run on the Airflow scheduler (REST API) and waiting")

@@ -292,21 +292,10 @@ def wait_deferred(api: AirflowApi, sweeps: Sweeps, timeout: float = 180.0) -> No
 
 def run_soak(files: int = FILES, rows: int = ROWS, bad_files: int = BAD_FILES, bad_share: float = BAD_SHARE,
              seed: int = 1, timeout: float = TIMEOUT) -> int:
-    from feedline.contract.model import load_contracts
-    from feedline.local import demo, stack
-    from feedline.settings import from_env
+    from feedline.local import demo, provision
 
-    config = stack.StackConfig.from_env()
-    print("== Starting the local stack (as `feedline local up`)")
-    stack.up(config, airflow=True)
-    stack.apply_env(config)
-    from feedline.local import provision
-
-    settings = from_env()
-    contracts = load_contracts(settings.contracts_dir)
-    provision.provision(settings, contracts)
-    api = demo.api_for(config)
-    demo.prepare_dags(api, [naming.dag_id(feed) for feed in FEEDS])
+    local = demo.start_local(list(FEEDS))
+    settings, contracts, api = local.settings, local.contracts, local.api
 
     now = datetime.now(timezone.utc)
     tag, day = soak_tag(now), now.date()
