@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 import requests
 
 from feedline.contract import naming, tables
+from feedline.local import bench_e2e
 from feedline.orchestrate import sql
 from feedline.settings import REPO_ROOT
 from airflow_services import Airflow, airflow_services, free_port, trigger_function
@@ -203,6 +204,16 @@ def test_a_rest_trigger_with_files_ingests_them_and_a_clear_really_re_executes(
     run = ended(airflow, TRANSACTIONS, run_id)
     assert run["state"] == "success", airflow.task_states(TRANSACTIONS, run_id)
     print(f"REST trigger: trigger -> run success {timestamp(run['end_date']) - sent_at:.1f} s")
+    # make bench-e2e's split of this run, from this scheduler's task instances and task logs
+    tasks = [bench_e2e.TaskTimes.from_api(ti) for ti in airflow.task_instances(TRANSACTIONS, run_id)]
+    sent, done = datetime.fromtimestamp(sent_at, timezone.utc), bench_e2e.reporting_done(tasks, None)
+    parts = bench_e2e.breakdown(sent, done, tasks)
+    assert sum(parts.values()) == pytest.approx((done - sent).total_seconds()), parts
+    assert parts["beam"] > 0 and parts["bigquery"] > 0 and parts["scheduling"] > 0, parts
+    inside = bench_e2e.in_task(tasks, bench_e2e.task_logs(airflow.home, TRANSACTIONS, run_id, tasks))
+    marked = [name for name, _, _ in bench_e2e.PHASES] + [bench_e2e.BEAM_PROBE[0]]
+    assert all(inside.phase("beam", name) > 0 for name in marked), f"a task log line moved: {inside.phases}"
+    print("\n".join(bench_e2e.report(0, (done - sent).total_seconds(), parts, inside, 0.0, 0.0)))
     batch = naming.batch_id_for_dag_run("transactions", run_id, run["run_type"])
     assert_ingested_once(bq, settings, contract, name, batch)
     raw = rows(bq, f"SELECT * FROM `{p['raw_table']}` ORDER BY _line_number")

@@ -20,10 +20,10 @@ one of them and naming each piece by what was going on in it, in this order of p
   taking it and starting its process), ``scheduling`` (nothing queued or running: the run
   waiting to be created and scheduled, the scheduler noticing an upstream ended).
 
-Inside every task instance (``start_date`` -> ``end_date``) the task process also starts the
-interpreter, imports Airflow and parses the DAG file before the task's code runs: read from each
-task's log (the task runner's "Filling up the DagBag" line and the next line after the parse),
-summed per category as ``in-task overhead`` and ``DAG parsing``.
+Inside every task instance (``start_date`` -> ``end_date``) the task process also starts, imports
+whatever ``plugins/`` holds (Airflow's plugin manager runs every .py file there), parses the DAG
+file and emits a lineage START event before the task's code runs, and pushes XComs after it: read
+from each task's log lines (``PHASES``) and summed per category.
 
 The last line: ``e2e_10k_s=… e2e_1m_s=…`` (drop -> reporting updated, seconds).
 """
@@ -118,26 +118,38 @@ def breakdown(dropped: datetime, done: datetime, tasks: list[TaskTimes]) -> dict
     return totals
 
 
-# Markers of an Airflow 3.3 task log: the task runner's groups and its DAG parse.
-PRE_END, POST_START = "::endgroup::", "::group::Post Execute"
-PARSE_START, PARSE_END = "Filling up the DagBag", "Worker startup parse complete"
-BEAM_LAUNCH = "Running command:"  # the Beam provider starts the pipeline's process
+# What a task instance spends around its own code, by the lines an Airflow 3.3 task log holds:
+# (phase, the line it starts at (None: the instance's start_date), the first line after it).
+START = None
+PHASES = (
+    ("process start", START, "::group::Pre Execute"),
+    ("plugins import", "::group::Pre Execute", "DAG bundles loaded"),
+    ("DAG parse", "Filling up the DagBag", "Worker startup parse complete"),
+    ("lineage START", "Worker startup parse complete", "::endgroup::"),
+)
+# The Beam task only: its code's start -> the pipeline's process started (the provider's
+# `import apache_beam` version probe in a subprocess of its own).
+BEAM_PROBE = ("Beam version probe", "::endgroup::", "Running command:")
+POST_START = "::group::Post Execute"  # -> end_date: XCom push, lineage COMPLETE
 
 
 @dataclass
 class InTask:
-    """Per category: task instances and their running seconds, and of those: ``pre`` (start ->
-    the end of the runner's pre-execute: process start, plugin import, DAG parse, lineage START),
-    ``parse`` (the DAG file's parse alone), ``post`` (post-execute -> end: XCom push, lineage
-    COMPLETE), ``launch`` (the Beam task only: its code's start -> the pipeline process started,
-    the provider's ``import apache_beam`` version probe)."""
+    """Per category: task instances, their running seconds, and seconds per phase (PHASES, the
+    Beam probe, ``post-execute``)."""
 
     count: Counter = field(default_factory=Counter)
     running: Counter = field(default_factory=Counter)
-    pre: Counter = field(default_factory=Counter)
-    parse: Counter = field(default_factory=Counter)
-    post: Counter = field(default_factory=Counter)
-    launch: Counter = field(default_factory=Counter)
+    phases: dict[str, Counter] = field(default_factory=dict)
+
+    def add(self, kind: str, phase: str, value: float) -> None:
+        self.phases.setdefault(kind, Counter())[phase] += value
+
+    def phase(self, kind: str, name: str) -> float:
+        return self.phases.get(kind, Counter())[name]
+
+    def before_code(self, kind: str) -> float:
+        return sum(self.phase(kind, name) for name, _, _ in PHASES)
 
 
 def log_events(text: str) -> list[tuple[datetime, str]]:
@@ -169,14 +181,11 @@ def in_task(tasks: list[TaskTimes], logs: dict[str, str]) -> InTask:
         kind, events = category(t.task_id), log_events(logs.get(t.task_id, ""))
         result.count[kind] += 1
         result.running[kind] += seconds(t.start, t.end)
-        code = first_at(events, PRE_END)
-        result.pre[kind] += seconds(t.start, code)
-        parsed = first_at(events, PARSE_START)
-        result.parse[kind] += seconds(parsed, first_at(events, PARSE_END, parsed))
+        for name, begin, end in PHASES + ((BEAM_PROBE,) if kind == "beam" else ()):
+            began = t.start if begin is START else first_at(events, begin, t.start)
+            result.add(kind, name, seconds(began, first_at(events, end, began)))
         post = [at for at, event in events if event.startswith(POST_START)]
-        result.post[kind] += seconds(post[-1] if post else None, t.end)
-        if kind == "beam":
-            result.launch[kind] += seconds(code, first_at(events, BEAM_LAUNCH, code))
+        result.add(kind, "post-execute", seconds(post[-1] if post else None, t.end))
     return result
 
 
@@ -197,18 +206,15 @@ def report(rows: int, wall: float, parts: dict[str, float], inside: InTask, tail
     ]
     for kind in ("beam", "bigquery", "tasks"):
         if inside.count[kind]:
-            probe = f", Beam version probe {inside.launch[kind]:.1f}s" if inside.launch[kind] else ""
-            lines.append(
-                f"   in {kind} task instances ({inside.count[kind]}, {inside.running[kind]:.1f}s running): "
-                f"pre-execute {inside.pre[kind]:.1f}s (DAG parse {inside.parse[kind]:.1f}s), "
-                f"post-execute {inside.post[kind]:.1f}s{probe}"
-            )
+            phases = ", ".join(f"{name} {value:.1f}s" for name, value in inside.phases[kind].items())
+            lines.append(f"   in {kind} task instances ({inside.count[kind]}, {inside.running[kind]:.1f}s running): {phases}")
     hops = sum(inside.count.values())
     if hops:
-        pre, post = sum(inside.pre.values()), sum(inside.post.values())
+        before = sum(inside.before_code(kind) for kind in inside.count)
+        post = sum(inside.phase(kind, "post-execute") for kind in inside.count)
         lines.append(
             f"   per task on the way ({hops}): scheduling gap {parts['scheduling'] / hops:.2f}s, queued -> started "
-            f"{parts['startup'] / hops:.2f}s, pre-execute {pre / hops:.2f}s, post-execute {post / hops:.2f}s"
+            f"{parts['startup'] / hops:.2f}s, before its code {before / hops:.2f}s, post-execute {post / hops:.2f}s"
         )
     return lines
 

@@ -82,26 +82,31 @@ def log(*events: tuple[float, str]) -> str:
 def test_the_task_logs_say_what_a_task_spent_around_its_own_code():
     tasks = [task("validate_rows", 0, 10, 30), task("merge_staging", 0, 40, 42)]
     logs = {
-        "validate_rows": log((10.2, "::group::Pre Execute"), (10.3, "Filling up the DagBag from dags/f.py"),
-                             (10.4, "Worker startup parse complete"), (10.5, "::endgroup::"),
-                             (14.5, "Beam version: 2.77.0"), (14.5, "Running command: python pipeline.py"),
-                             (29.0, "::group::Post Execute"), (29.5, "::endgroup::")),
-        "merge_staging": log((40.1, "::group::Pre Execute"), (40.2, "Filling up the DagBag from dags/f.py"),
-                             (40.25, "Worker startup parse complete"), (40.6, "::endgroup::"),
-                             (41.0, "::group::Post Execute")),
+        "validate_rows": log((10.2, "::group::Pre Execute"), (10.3, "DAG bundles loaded: dags-folder"),
+                             (10.3, "Filling up the DagBag from dags/f.py"), (10.4, "Worker startup parse complete"),
+                             (10.5, "::endgroup::"), (14.5, "Beam version: 2.77.0"),
+                             (14.5, "Running command: python pipeline.py"), (29.0, "::group::Post Execute"),
+                             (29.5, "::endgroup::")),
+        "merge_staging": log((40.1, "::group::Pre Execute"), (40.15, "DAG bundles loaded: dags-folder"),
+                             (40.2, "Filling up the DagBag from dags/f.py"), (40.25, "Worker startup parse complete"),
+                             (40.6, "::endgroup::"), (41.0, "::group::Post Execute")),
     }
     inside = bench_e2e.in_task(tasks, logs)
     assert (inside.count["beam"], inside.count["bigquery"]) == (1, 1)
     assert inside.running["beam"] == pytest.approx(20.0)
-    assert inside.pre["beam"] == pytest.approx(0.5) and inside.pre["bigquery"] == pytest.approx(0.6)
-    assert inside.parse["beam"] == pytest.approx(0.1) and inside.parse["bigquery"] == pytest.approx(0.05)
-    assert inside.post["beam"] == pytest.approx(1.0) and inside.post["bigquery"] == pytest.approx(1.0)
-    assert inside.launch["beam"] == pytest.approx(4.0) and inside.launch["bigquery"] == 0
+    assert dict(inside.phases["beam"]) == pytest.approx({
+        "process start": 0.2, "plugins import": 0.1, "DAG parse": 0.1, "lineage START": 0.1,
+        "Beam version probe": 4.0, "post-execute": 1.0,
+    })
+    assert dict(inside.phases["bigquery"]) == pytest.approx({
+        "process start": 0.1, "plugins import": 0.05, "DAG parse": 0.05, "lineage START": 0.35, "post-execute": 1.0,
+    })
+    assert inside.before_code("bigquery") == pytest.approx(0.55)
 
 
 def test_a_task_without_a_log_counts_its_running_time_only():
     inside = bench_e2e.in_task([task("claim_files", 0, 1, 3)], {})
-    assert (inside.count["tasks"], inside.running["tasks"], inside.pre["tasks"], inside.parse["tasks"]) == (1, 2.0, 0, 0)
+    assert (inside.count["tasks"], inside.running["tasks"], inside.before_code("tasks")) == (1, 2.0, 0)
 
 
 def test_the_report_gives_shares_of_the_wall_time_and_the_last_line_each_size():
