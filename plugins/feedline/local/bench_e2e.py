@@ -270,10 +270,27 @@ def measure(api: AirflowApi, settings, airflow_home: Path, rows: int, tag: str, 
     return wall
 
 
+def raw_rows(settings, contract) -> int:
+    """Rows the feed's raw table holds (0 when it cannot say)."""
+    from feedline.local import provision
+    from feedline.orchestrate import bq_calls, sql
+
+    table = sql.template_params(settings, contract)["raw_table"]  # a validated identifier
+    try:
+        (row,) = bq_calls.query_rows(provision.bigquery_client(settings.project), f"SELECT COUNT(*) AS n FROM `{table}`")
+    except Exception:  # noqa: BLE001 - a note, never a reason to stop the bench
+        return 0
+    return int(row["n"] or 0)
+
+
 def run_bench(sizes: tuple[int, ...] = SIZES, timeout: float = TIMEOUT, warmup: int = WARMUP_ROWS) -> int:
     from feedline.local import demo
 
     local = demo.start_local(feeds=[FEED])
+    held = raw_rows(local.settings, local.contracts[FEED])
+    if held:
+        print(f"   note: raw already holds {held} {FEED} rows; the BigQuery emulator's MERGE into raw slows with "
+              "them (for comparable figures: `feedline local down && feedline local wipe` first)")
     now = datetime.now(timezone.utc)
     tag = "bench" + now.strftime("%Y%m%dT%H%M%S")
     # New keys and new bytes at every bench run: the same file again would be a duplicate.
