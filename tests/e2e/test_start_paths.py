@@ -210,7 +210,8 @@ def test_a_rest_trigger_with_files_ingests_them_and_a_clear_really_re_executes(
     parts = bench_e2e.breakdown(sent, done, tasks)
     assert sum(parts.values()) == pytest.approx((done - sent).total_seconds()), parts
     assert parts["beam"] > 0 and parts["bigquery"] > 0 and parts["scheduling"] > 0, parts
-    inside = bench_e2e.in_task(tasks, bench_e2e.task_logs(airflow.home, TRANSACTIONS, run_id, tasks))
+    inside = bench_e2e.in_task(bench_e2e.on_the_way(tasks, done),
+                               bench_e2e.task_logs(airflow.home, TRANSACTIONS, run_id, tasks))
     marked = [name for name, _, _ in bench_e2e.PHASES] + [bench_e2e.BEAM_PROBE[0]]
     assert all(inside.phase("beam", name) > 0 for name in marked), f"a task log line moved: {inside.phases}"
     print("\n".join(bench_e2e.report(0, (done - sent).total_seconds(), parts, inside, 0.0, 0.0)))

@@ -95,6 +95,11 @@ def reporting_done(tasks: list[TaskTimes], run_end: datetime | None) -> datetime
     return run_end
 
 
+def on_the_way(tasks: list[TaskTimes], done: datetime) -> list[TaskTimes]:
+    """The task instances that started before reporting was updated."""
+    return [t for t in tasks if t.start and t.start < done]
+
+
 def breakdown(dropped: datetime, done: datetime, tasks: list[TaskTimes]) -> dict[str, float]:
     """Seconds of [dropped, done] per category (they sum to the wall time): the interval cut at
     every queued/start/end instant, each piece named by the first of beam, bigquery, tasks
@@ -264,7 +269,7 @@ def measure(api: AirflowApi, settings, airflow_home: Path, rows: int, tag: str, 
         raise RuntimeError(f"{dag_id} {run_id} ended {state}: {states}")
     wall = (done - dropped).total_seconds()
     tail = (run_end - done).total_seconds() if run_end else 0.0
-    inside = in_task([t for t in tasks if t.start and t.start < done], task_logs(airflow_home, dag_id, run_id, tasks))
+    inside = in_task(on_the_way(tasks, done), task_logs(airflow_home, dag_id, run_id, tasks))
     for line in report(rows, wall, breakdown(dropped, done, tasks), inside, tail, upload):
         print(line)
     return wall

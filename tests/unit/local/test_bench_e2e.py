@@ -45,6 +45,7 @@ def test_every_second_of_the_drop_to_reporting_is_named_once():
     parts = bench_e2e.breakdown(T0, done, RUN)
     assert parts == pytest.approx({"beam": 10.0, "bigquery": 5.0, "tasks": 2.5, "startup": 2.5, "scheduling": 4.0})
     assert sum(parts.values()) == pytest.approx(24.0)
+    assert [t.task_id for t in bench_e2e.on_the_way(RUN, done)][-1] == "refresh_daily_transaction_totals"
 
 
 def test_beam_outranks_bigquery_outranks_light_tasks_when_they_overlap():
