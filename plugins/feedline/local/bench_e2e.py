@@ -2,8 +2,8 @@
 the local stack's real Airflow (scheduler, LocalExecutor, DAG processor, API server), per size.
 
 For each size (10k and 1M transactions rows by default) it makes one file
-(feedline.local.sample_data, 0.5 % bad rows, keys and content new at every bench run so the
-claim never sets it aside as a duplicate), uploads it to the landing bucket and starts the feed's
+(feedline.local.sample_data, 0.5 % bad rows, its bytes new at every bench run so the claim never
+sets it aside as a duplicate), after a 1k-row warm-up batch that is shown and not counted, uploads it to the landing bucket and starts the feed's
 DAG run at once with the file in ``conf``, as the event function does on a GCS finalize. The
 clock starts when the upload has finished (the object exists: a finalize event's time) and stops
 when the last ``refresh_*`` task (the reporting views) ended; the run's tail after that
@@ -25,7 +25,9 @@ whatever ``plugins/`` holds (Airflow's plugin manager runs every .py file there)
 file and emits a lineage START event before the task's code runs, and pushes XComs after it: read
 from each task's log lines (``PHASES``) and summed per category.
 
-The last line: ``e2e_10k_s=… e2e_1m_s=…`` (drop -> reporting updated, seconds).
+The last line: ``e2e_10k_s=… e2e_1m_s=…`` (drop -> reporting updated, seconds). Run it on a wiped
+stack (``feedline local down && feedline local wipe``) for figures comparable between runs: the
+BigQuery emulator's MERGE into raw slows with every row raw holds (the bench prints how many).
 """
 
 from __future__ import annotations
