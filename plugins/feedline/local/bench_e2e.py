@@ -1,10 +1,11 @@
 """``make bench-e2e`` / ``feedline bench-e2e [--rows N ...]``: file drop -> reporting updated, through
 the local stack's real Airflow (scheduler, LocalExecutor, DAG processor, API server), per size.
 
-For each size (10k and 1M transactions rows by default) it makes one file
-(feedline.local.sample_data, 0.5 % bad rows, its bytes new at every bench run so the claim never
-sets it aside as a duplicate), after a 1k-row warm-up batch that is shown and not counted, uploads it to the landing bucket and starts the feed's
-DAG run at once with the file in ``conf``, as the event function does on a GCS finalize. The
+After a 1k-row warm-up batch (shown, not counted), for each size (10k and 1M transactions rows
+by default) it makes one file (feedline.local.sample_data, 0.5 % bad rows, its bytes new at every
+bench run so the claim never sets it aside as a duplicate), uploads it to the landing bucket and
+starts the feed's DAG run at once with the file in ``conf``, as the event function does on a GCS
+finalize. The
 clock starts when the upload has finished (the object exists: a finalize event's time) and stops
 when the last ``refresh_*`` task (the reporting views) ended; the run's tail after that
 (settling the files, dropping the load tables) is shown, not counted.
