@@ -5,9 +5,8 @@ After a 1k-row warm-up batch (shown, not counted), for each size (10k and 1M tra
 by default) it makes one file (feedline.local.sample_data, 0.5 % bad rows, its bytes new at every
 bench run so the claim never sets it aside as a duplicate), uploads it to the landing bucket and
 starts the feed's DAG run at once with the file in ``conf``, as the event function does on a GCS
-finalize. The
-clock starts when the upload has finished (the object exists: a finalize event's time) and stops
-when the last ``refresh_*`` task (the reporting views) ended; the run's tail after that
+finalize. The clock starts when the upload has finished (the object exists: a finalize event's
+time) and stops when the last ``refresh_*`` task (the reporting views) ended; the run's tail after that
 (settling the files, dropping the load tables) is shown, not counted.
 
 Where the time went comes from the scheduler's own timestamps (REST API: each task instance's
