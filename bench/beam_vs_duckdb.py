@@ -345,8 +345,10 @@ def main() -> int:
         print(f"memory: {big.stat().st_size / 1e9:.2f} GB file ({big_rows:,} rows), {workers} worker(s): "
               f"pipeline {result['seconds']:.1f}s ({big_rows / result['seconds']:,.0f} rows/s), "
               f"peak RSS {mb(result['vm_hwm'])} (VmHWM of the job process), {mb(result['peak_tree_rss'])} "
-              f"(whole process tree, sampled every 50 ms; PSS {mb(result['peak_tree_pss'])}); "
-              f"{'under' if peak < 2**30 else 'OVER'} 1 GB; "
+              f"(whole process tree's RSS sum, sampled every 50 ms), {mb(result['peak_tree_pss'])} (its PSS sum: "
+              f"pages forked workers share with the job counted once); "
+              f"{'under' if max(result['peak_tree_pss'], result['vm_hwm']) < 2**30 else 'OVER'} 1 GB as PSS, "
+              f"{'under' if peak < 2**30 else 'OVER'} as an RSS sum; "
               f"output {result['output_bytes'] / 1e9:.1f} GB", flush=True)
 
     print(f"output_bytes_per_input_byte={output_ratio:.2f}")
