@@ -14,21 +14,26 @@ What it does, in one run:
    TIMESTAMPTZ), materialized into an in-memory table. ``BENCH_DUCKDB_RUNS`` (3) runs before
    and as many after the Beam runs; the best of all counts (the most favourable figure for
    DuckDB, and robust to a busy moment on a shared machine).
-3. The Beam job (beam_jobs/feedline_beam/pipeline.py, DirectRunner, in-process: the same
-   options the DAG's local runs use) in a subprocess; its throughput is rows / the time of
-   ``pipeline.run()`` (graph construction, runner start, all stages, output finalization;
-   not the ~4 s Python spends importing apache_beam). Outputs go to ``BENCH_OUT``
-   (default /dev/shm when it exists: DuckDB's result stays in memory too), then are deleted.
-   Best of ``BENCH_BEAM_RUNS`` (2).
-   ``BENCH_ROW_ROWS`` (default 100,000) rows also run through ``--engine row``, the per-row
-   reference, for comparison.
+3. The Beam job (beam_jobs/feedline_beam/pipeline.py) in a subprocess, on the runner of the
+   DAG's local runs (feedline.orchestrate.launch.LOCAL_RUNNER: FnApiRunner, no Prism attempt),
+   with 1 worker (in the job's process) and with ``BENCH_WORKERS`` (default 2) worker processes
+   (forked from the job's process; the file is cut into one range per worker), interleaved.
+   Throughput is rows / the time of ``pipeline.run()`` (graph construction, runner and worker
+   start, all stages, output finalization; not the ~4 s Python spends importing apache_beam).
+   Outputs go to ``BENCH_OUT`` (default /dev/shm when it exists: DuckDB's result stays in
+   memory too), then are deleted. Best of ``BENCH_BEAM_RUNS`` (2) per worker count; ``ratio=``
+   uses the best worker count. ``output_bytes_per_input_byte=`` is all outputs' bytes over
+   the CSV's. ``BENCH_ROW_ROWS`` (default 100,000) rows also run through ``--engine row``,
+   the per-row reference, for comparison.
 4. Memory: a ``BENCH_BIG_GB`` (default 2) GB file through the job (outputs on disk, under
    ``BENCH_DIR``): peak resident memory as the job process's own high-water mark (VmHWM; not
    ru_maxrss of RUSAGE_CHILDREN, which subprocess's vfork+exec seeds with this benchmark's own
-   peak, DuckDB's table included) and as the whole process tree sampled by psutil.
-   ``BENCH_BIG_WORKERS`` (default 1) > 1 runs DirectRunner's multi_processing mode; the
-   sampled tree then sums all worker processes.
+   peak, DuckDB's table included) and as the whole process tree sampled by psutil (the sum
+   over the job, its fork server and its workers). ``BENCH_BIG_WORKERS`` (default: the largest
+   worker count above) workers; ``peak_rss_big_mb=`` is the larger of the two figures.
 
+Printed before the last line: ``output_bytes_per_input_byte=``, ``beam_1w_rows_per_s=
+beam_2w_rows_per_s=``, ``peak_rss_big_mb=``, ``beam_rows_per_s= ... duckdb_rows_per_s=``.
 The last line is ``ratio=<beam rows/s / duckdb rows/s>``.
 """
 
@@ -54,6 +59,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "plugins"), str(REPO / "beam_jobs")]
 
 from feedline.contract.model import load_contract  # noqa: E402
+from feedline.orchestrate.launch import LOCAL_RUNNER  # noqa: E402
 
 CONTRACT = REPO / "contracts" / "transactions.yaml"
 HEADER = b"transaction_id,customer_id,amount,currency,status,transaction_ts\r\n"
@@ -209,14 +215,23 @@ print("BENCH_RESULT " + json.dumps({"seconds": seconds, "counters": counters, "v
 """
 
 
-def _tree_rss(process) -> int:
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
+def _tree_memory(process) -> tuple[int, int]:
+    """(RSS, PSS) summed over the process and its descendants. RSS counts the pages forked
+    workers share with the job (copy-on-write: modules, the contract) once per process; PSS
+    splits each shared page between its sharers, so its sum is the memory the tree really holds."""
+    rss = pss = 0
+    try:
+        tree = [process, *process.children(recursive=True)]
+    except Exception:  # noqa: BLE001 - the job (or a worker) exited while we looked
+        return 0, 0
+    for p in tree:
         try:
-            total += p.memory_info().rss
+            full = p.memory_full_info()
+            rss += full.rss
+            pss += getattr(full, "pss", full.rss)
         except Exception:  # noqa: BLE001 - a worker that just exited
             pass
-    return total
+    return rss, pss
 
 
 def beam_run(path: Path, out: Path, engine: str = "columnar", workers: int = 1) -> dict:
@@ -224,16 +239,15 @@ def beam_run(path: Path, out: Path, engine: str = "columnar", workers: int = 1) 
     args = [
         "--feed", "transactions", "--contract", str(CONTRACT), "--input", str(path),
         "--output_prefix", str(out) + "/", "--batch_id", "bench", "--ingested_at", "2026-11-25T00:00:00Z",
-        "--engine", engine, "--runner", "DirectRunner",
+        "--engine", engine, "--runner", LOCAL_RUNNER, f"--direct_num_workers={workers}",
+        f"--direct_running_mode={'multi_processing' if workers > 1 else 'in_memory'}",
     ]
-    if workers > 1:
-        args += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO / "beam_jobs")])}
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-c", JOB, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    peak = {"tree": 0}
+    peak = {"tree": 0, "tree_pss": 0}
     try:
         import psutil
 
@@ -241,7 +255,8 @@ def beam_run(path: Path, out: Path, engine: str = "columnar", workers: int = 1) 
 
         def sample() -> None:
             while process.poll() is None:
-                peak["tree"] = max(peak["tree"], _tree_rss(watched))
+                rss, pss = _tree_memory(watched)
+                peak["tree"], peak["tree_pss"] = max(peak["tree"], rss), max(peak["tree_pss"], pss)
                 time.sleep(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -258,6 +273,7 @@ def beam_run(path: Path, out: Path, engine: str = "columnar", workers: int = 1) 
     result = json.loads(line.split(" ", 1)[1])
     result["wall_seconds"] = wall
     result["peak_tree_rss"] = peak["tree"]
+    result["peak_tree_pss"] = peak["tree_pss"]
     result["output_bytes"] = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     shutil.rmtree(out, ignore_errors=True)
     return result
@@ -282,8 +298,13 @@ def main() -> int:
     # The machine may be shared: DuckDB runs before and after the Beam job(s) and each side
     # keeps its best time, so a busy moment does not flatter either side.
     duck_runs = env_int("BENCH_DUCKDB_RUNS", 3)
+    beam_runs = max(1, env_int("BENCH_BEAM_RUNS", 2))
+    counts = sorted({1, max(1, env_int("BENCH_WORKERS", 2))})
     first = duckdb_run(path, duck_runs)
-    beams = [beam_run(path, fast_out) for _ in range(max(1, env_int("BENCH_BEAM_RUNS", 2)))]
+    by_workers: dict[int, list[dict]] = {w: [] for w in counts}
+    for _ in range(beam_runs):  # interleaved, so a busy moment does not favour one worker count
+        for w in counts:
+            by_workers[w].append(beam_run(path, fast_out, workers=w))
     second = duckdb_run(path, duck_runs)
     duck = min(first, second, key=lambda d: d["seconds"])
     duck_rate = n / duck["seconds"]
@@ -291,17 +312,22 @@ def main() -> int:
           f"{second['median_seconds']:.2f}s after the Beam runs), {duck_rate:,.0f} rows/s; "
           f"{duck['valid']:,} rows kept, {duck['rejected']:,} rejected", flush=True)
 
-    beam = min(beams, key=lambda b: b["seconds"])
-    each = ", ".join(f"{b['seconds']:.2f}s" for b in beams)
-    beam_rate = n / beam["seconds"]
-    c = beam["counters"]
-    print(f"beam (columnar, DirectRunner): pipeline {beam['seconds']:.2f}s best of {len(beams)} "
-          f"({each}; {beam['wall_seconds']:.1f}s with interpreter start "
-          f"and imports), {beam_rate:,.0f} rows/s; read {c.get('rows_read', 0):,}, valid {c.get('rows_valid', 0):,}, "
-          f"deadletter {c.get('rows_deadletter', 0):,}; peak RSS {mb(beam['vm_hwm'])}; "
-          f"output {beam['output_bytes'] / 1e9:.2f} GB", flush=True)
-    if c.get("rows_read") != n:
-        raise SystemExit(f"Beam read {c.get('rows_read')} rows, the file has {n}")
+    rates: dict[int, float] = {}
+    for w, runs in by_workers.items():
+        beam = min(runs, key=lambda b: b["seconds"])
+        each = ", ".join(f"{b['seconds']:.2f}s" for b in runs)
+        rates[w] = n / beam["seconds"]
+        c = beam["counters"]
+        print(f"beam (columnar, {LOCAL_RUNNER.rsplit('.', 1)[-1]}, {w} worker(s)): pipeline {beam['seconds']:.2f}s "
+              f"best of {len(runs)} ({each}; {beam['wall_seconds']:.1f}s with interpreter start and imports), "
+              f"{rates[w]:,.0f} rows/s; read {c.get('rows_read', 0):,}, valid {c.get('rows_valid', 0):,}, "
+              f"deadletter {c.get('rows_deadletter', 0):,}; peak RSS {mb(beam['vm_hwm'])} (job process), "
+              f"{mb(beam['peak_tree_rss'])} (process tree); output {beam['output_bytes'] / 1e9:.2f} GB", flush=True)
+        if c.get("rows_read") != n:
+            raise SystemExit(f"Beam read {c.get('rows_read')} rows with {w} worker(s), the file has {n}")
+    best = max(rates, key=rates.get)
+    beam_rate = rates[best]
+    output_ratio = by_workers[best][0]["output_bytes"] / path.stat().st_size
 
     if row_rows:
         small, k = cached_file(directory, f"transactions_20261125_{row_rows}.csv", rows=row_rows)
@@ -312,17 +338,25 @@ def main() -> int:
               f"(fixed costs weigh more on a small file)", flush=True)
 
     if big_gb > 0:
-        workers = env_int("BENCH_BIG_WORKERS", 1)
+        workers = env_int("BENCH_BIG_WORKERS", max(counts))
         big, big_rows = cached_file(directory, f"transactions_20261125_{big_gb:g}gb.csv", size_bytes=int(big_gb * 1e9))
         result = beam_run(big, directory / f"big-out-{os.getpid()}", workers=workers)
         peak = max(result["peak_tree_rss"], result["vm_hwm"])
         print(f"memory: {big.stat().st_size / 1e9:.2f} GB file ({big_rows:,} rows), {workers} worker(s): "
               f"pipeline {result['seconds']:.1f}s ({big_rows / result['seconds']:,.0f} rows/s), "
               f"peak RSS {mb(result['vm_hwm'])} (VmHWM of the job process), {mb(result['peak_tree_rss'])} "
-              f"(whole process tree, sampled every 50 ms); {'under' if peak < 2**30 else 'OVER'} 1 GB; "
+              f"(whole process tree's RSS sum, sampled every 50 ms), {mb(result['peak_tree_pss'])} (its PSS sum: "
+              f"pages forked workers share with the job counted once); "
+              f"{'under' if max(result['peak_tree_pss'], result['vm_hwm']) < 2**30 else 'OVER'} 1 GB as PSS, "
+              f"{'under' if peak < 2**30 else 'OVER'} as an RSS sum; "
               f"output {result['output_bytes'] / 1e9:.1f} GB", flush=True)
 
-    print(f"beam_rows_per_s={beam_rate:.0f} duckdb_rows_per_s={duck_rate:.0f}")
+    print(f"output_bytes_per_input_byte={output_ratio:.2f}")
+    print(" ".join(f"beam_{w}w_rows_per_s={rate:.0f}" for w, rate in rates.items()))
+    if big_gb > 0:
+        print(f"peak_rss_big_mb={max(result['peak_tree_rss'], result['vm_hwm']) / 2**20:.0f} "
+              f"peak_pss_big_mb={result['peak_tree_pss'] / 2**20:.0f} big_workers={workers}")
+    print(f"beam_rows_per_s={beam_rate:.0f} beam_workers={best} duckdb_rows_per_s={duck_rate:.0f}")
     print(f"ratio={beam_rate / duck_rate:.3f}")
     return 0
 

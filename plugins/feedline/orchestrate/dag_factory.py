@@ -41,7 +41,7 @@ from airflow.sdk import DAG, AsyncCallback, BaseOperator, DeadlineAlert, Deadlin
 
 from feedline.contract import naming, tables
 from feedline.contract.model import Contract, load_contracts
-from feedline.orchestrate import alerts, assets, columns, dataflow, events, lineage, sql, tasks
+from feedline.orchestrate import alerts, assets, columns, dataflow, events, launch, lineage, sql, tasks
 from feedline.orchestrate.bq_calls import BIGQUERY_CALL_RETRY
 from feedline.orchestrate.params import RUN_PARAMS, skip_in_dry_run
 from feedline.orchestrate.tasks import GCP_CONN_ID
@@ -198,7 +198,7 @@ def validate_rows(contract: Contract, settings: Settings, launch_options: XComAr
         return BeamRunPythonPipelineOperator(
             task_id="validate_rows",
             py_file=str(settings.beam_pipeline),
-            runner="DirectRunner",
+            runner=launch.LOCAL_RUNNER,  # FnApiRunner without DirectRunner's Prism download attempt
             pipeline_options=launch_options,
             py_interpreter=sys.executable,
             gcp_conn_id=GCP_CONN_ID,

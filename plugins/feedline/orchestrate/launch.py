@@ -22,6 +22,12 @@ from feedline.settings import Settings
 JOB_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Declared once, in feedline.contract.job (the Beam job's options and metadata.json agree).
 TEMPLATE_IMAGE_PARAMETERS = job.LAUNCH_PARAMETERS
+# Local runs: Beam's FnApiRunner, started directly (DirectRunner first tries to download Prism,
+# at every start), with multi-process workers forked from the job (feedline_beam.local_runner).
+LOCAL_RUNNER = "feedline_beam.local_runner.LocalRunner"
+# 0: the job picks: one worker per core for a batch of PARALLEL_MIN_MB or more, else it runs in
+# its own process (feedline_beam.pipeline.choose_local_workers; figures in beam_jobs/README.md).
+LOCAL_WORKER_OPTIONS: dict[str, Any] = {"direct_num_workers": 0, "direct_running_mode": "multi_processing"}
 
 
 @dataclass(frozen=True)
@@ -107,5 +113,6 @@ def flex_template_body(settings: Settings, spec: LaunchSpec) -> dict[str, Any]:
 
 
 def direct_runner_options(spec: LaunchSpec) -> dict[str, Any]:
-    """BeamRunPythonPipelineOperator ``pipeline_options`` for the same job on DirectRunner."""
-    return {**spec.parameters, "temp_location": spec.temp_location, "job_name": spec.job_name}
+    """BeamRunPythonPipelineOperator ``pipeline_options`` for the same job run locally (its
+    ``runner`` is LOCAL_RUNNER)."""
+    return {**spec.parameters, "temp_location": spec.temp_location, "job_name": spec.job_name, **LOCAL_WORKER_OPTIONS}

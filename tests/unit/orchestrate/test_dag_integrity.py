@@ -143,10 +143,11 @@ def test_local_runner_runs_beam_and_cloud_runner_launches_flex_template(monkeypa
     from airflow.providers.google.cloud.operators.dataflow import DataflowStartFlexTemplateOperator
 
     from feedline.orchestrate.dag_factory import build_all
+    from feedline.orchestrate import launch
     from feedline.settings import from_env
 
     local = build_all(from_env({}))["feedline_transactions"].get_task("validate_rows")
-    assert isinstance(local, BeamRunPythonPipelineOperator) and local.runner == "DirectRunner"
+    assert isinstance(local, BeamRunPythonPipelineOperator) and local.runner == launch.LOCAL_RUNNER
     cloud_env = {"FEEDLINE_ENV": "prod", "FEEDLINE_TEMPLATE_SPEC": "gs://t/spec.json", "FEEDLINE_PAGERDUTY_CONN_ID": "pd"}
     cloud_dag = build_all(from_env(cloud_env))["feedline_transactions"]
     cloud = cloud_dag.get_task("validate_rows")
