@@ -118,9 +118,6 @@ def template_params(settings: Settings, contract: Contract) -> dict[str, Any]:
         "audit_table": table_ref(settings, specs["audit"].dataset, specs["audit"].name),
         "raw_columns": specs["raw"].field_names(),
         "deadletter_columns": specs["deadletter"].field_names(),
-        # the same columns read from the load tables (publish_batch.sql), decoded where they travel encoded
-        "raw_load_select": tables.load_select(specs["raw"]),
-        "deadletter_load_select": tables.load_select(specs["deadletter"]),
         "reporting_views": [reporting_view_ref(settings, v) for v in contract.reporting],
     }
 
