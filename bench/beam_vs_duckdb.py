@@ -322,6 +322,7 @@ def main() -> int:
               f"(whole process tree, sampled every 50 ms); {'under' if peak < 2**30 else 'OVER'} 1 GB; "
               f"output {result['output_bytes'] / 1e9:.1f} GB", flush=True)
 
+    print(f"output_bytes_per_input_byte={beam['output_bytes'] / path.stat().st_size:.3f}")
     print(f"beam_rows_per_s={beam_rate:.0f} duckdb_rows_per_s={duck_rate:.0f}")
     print(f"ratio={beam_rate / duck_rate:.3f}")
     return 0

@@ -147,7 +147,7 @@ class ColumnarValidator:
     def validate(
         self, stream: BinaryIO, stamp: Stamp, file_range: FileRange = WHOLE_FILE
     ) -> Iterator[Chunk | FileSummary]:
-        """Chunks of valid and deadletter JSON lines, then the FileSummary of what was read
+        """Chunks of valid and deadletter rows (Arrow tables), then the FileSummary of what was read
         (the whole file, or one range of it: ``stream`` is then the range's bytes)."""
         summary = FileSummary(self.contract.feed, reasons={})
         plan: HeaderPlan | None = None
