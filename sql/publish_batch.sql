@@ -5,13 +5,16 @@
 -- Jinja fills identifiers only (load_tables: the batch's own load tables, sql.load_tables,
 -- whose columns are the target's, typed as the target's: the Beam job writes Parquet);
 -- extra_columns: the evolved columns (schema_drift evolve) raw carries besides the contract's,
--- bound by the DAG for publish_raw only (sql.with_load_tables); none when not bound.
+-- bound by the DAG for publish_raw only (sql.with_load_tables); none when not bound;
+-- loaded_columns: those the load table holds (its files have them); the others are NULL.
 -- batch_id and ingested_at are query parameters.
 {%- set extra = extra_columns if extra_columns is defined else [] %}
+{%- set loaded = loaded_columns if loaded_columns is defined else extra %}
 {%- set target_columns = params.target_columns + extra %}
 MERGE `{{ params.target_table }}` AS target
 USING (
-  SELECT {{ target_columns | join(', ') }}
+  SELECT {{ params.target_columns | join(', ') }}
+    {%- for c in extra %}, {{ c if c in loaded else 'CAST(NULL AS STRING) AS ' ~ c }}{% endfor %}
   FROM `{{ load_tables[params.load_output] }}`
   WHERE _batch_id = @batch_id
     AND _source_file IN (

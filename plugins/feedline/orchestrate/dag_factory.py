@@ -156,6 +156,7 @@ def feed_dag(contract: Contract, settings: Settings) -> DAG:
         user_defined_macros={
             sql.LOAD_TABLES_MACRO: functools.partial(sql.load_tables_for_run, settings, contract),
             sql.EXTRA_COLUMNS_MACRO: functools.partial(sql.extra_columns_of_run, contract),
+            sql.LOADED_COLUMNS_MACRO: functools.partial(sql.loaded_columns_of_run, contract),
         },
         tags=["feedline", f"feed:{feed}", f"env:{settings.env}"],
         params=RUN_PARAMS,
