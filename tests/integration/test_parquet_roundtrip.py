@@ -16,6 +16,7 @@ from decimal import Decimal
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
+from google.api_core.exceptions import GoogleAPICallError
 from google.cloud import bigquery
 
 from feedline.contract import tables
@@ -130,5 +131,5 @@ def test_emulator_fails_a_parquet_load_whose_schema_names_a_column_the_file_lack
     config = bigquery.LoadJobConfig(source_format="PARQUET", write_disposition="WRITE_TRUNCATE",
                                     schema=[bigquery.SchemaField.from_api_repr(f) for f in fields],
                                     decimal_target_types=tables.PARQUET_DECIMAL_TARGET_TYPES)
-    with pytest.raises(Exception):
+    with pytest.raises(GoogleAPICallError):
         bq.load_table_from_uri(f"{prefix}valid/*", table, job_config=config).result()
