@@ -351,7 +351,7 @@ def main() -> int:
               f"{'under' if peak < 2**30 else 'OVER'} as an RSS sum; "
               f"output {result['output_bytes'] / 1e9:.1f} GB", flush=True)
 
-    print(f"output_bytes_per_input_byte={output_ratio:.2f}")
+    print(f"output_bytes_per_input_byte={output_ratio:.3f}")
     print(" ".join(f"beam_{w}w_rows_per_s={rate:.0f}" for w, rate in rates.items()))
     if big_gb > 0:
         print(f"peak_rss_big_mb={max(result['peak_tree_rss'], result['vm_hwm']) / 2**20:.0f} "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 
 from feedline.validate.columnar import ColumnarValidator
@@ -40,19 +39,23 @@ EVERYTHING = parse_contract(
 EVERYTHING_HEADER = ",".join(EVERYTHING.column_names)
 
 
+def _by_line(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda r: (r["_source_file"], r["_line_number"]))
+
+
 @dataclass
 class Outcome:
-    valid: list[bytes]  # JSON lines, sorted
-    deadletter: list[bytes]
+    valid: list[dict]  # decoded rows (Arrow -> Python values), by line
+    deadletter: list[dict]
     summary: FileSummary
 
     @property
     def valid_rows(self) -> list[dict]:
-        return sorted((json.loads(line) for line in self.valid), key=lambda r: r["_line_number"])
+        return self.valid
 
     @property
     def deadletter_rows(self) -> list[dict]:
-        return sorted((json.loads(line) for line in self.deadletter), key=lambda r: r["_line_number"])
+        return self.deadletter
 
     @property
     def reasons(self) -> dict[int, str]:
@@ -60,16 +63,19 @@ class Outcome:
 
 
 def collect(items) -> Outcome:
-    lines: dict[str, list[bytes]] = {"valid": [], "deadletter": []}
+    rows: dict[str, list[dict]] = {"valid": [], "deadletter": []}
+    schemas: dict[str, set] = {"valid": set(), "deadletter": set()}
     summary = None
     for item in items:
         if isinstance(item, FileSummary):
             summary = item
         else:
-            assert isinstance(item, Chunk) and item.count == len(item.text().split(b"\n"))
-            lines[item.output] += item.text().split(b"\n")
+            assert isinstance(item, Chunk) and item.count == item.table.num_rows > 0
+            schemas[item.output].add(item.table.schema)
+            rows[item.output] += item.rows()
     assert summary is not None
-    return Outcome(sorted(lines["valid"]), sorted(lines["deadletter"]), summary)
+    assert all(len(s) <= 1 for s in schemas.values()), schemas  # one schema per output and file
+    return Outcome(_by_line(rows["valid"]), _by_line(rows["deadletter"]), summary)
 
 
 def row_path(contract: Contract, data: bytes, stamp: Stamp = STAMP) -> Outcome:
@@ -81,7 +87,7 @@ def columnar_path(contract: Contract, data: bytes, block_size: int = 1 << 20, st
 
 
 def both_paths(contract: Contract, data: bytes, block_sizes=(1 << 20, 97, 7)) -> Outcome:
-    """The reference's outcome, after checking the columnar path matches it byte for byte at
+    """The reference's outcome, after checking the columnar path matches it value for value at
     several block sizes (small ones put block boundaries everywhere)."""
     reference = row_path(contract, data)
     for size in block_sizes:

@@ -4,10 +4,11 @@ Reads every file under ``--input`` (the batch's claimed files), checks each file
 against the contract, parses and validates every record, and writes three outputs under
 ``--output_prefix``:
 
-- ``valid/``       load-ready rows (newline-delimited JSON, typed as the raw table expects);
-- ``deadletter/``  rejected rows with their exact bytes (base64), readable text, line number,
+- ``valid/``       load-ready rows (Parquet, typed as the raw table expects: see
+                   ``feedline.validate.outputs`` for the Arrow types);
+- ``deadletter/``  rejected rows (Parquet) with their exact bytes, readable text, line number,
                    source file and reason;
-- ``summary/``     one line per file: rows read/valid/deadlettered, reasons, or the file error.
+- ``summary/``     one JSON line per file: rows read/valid/deadlettered, reasons, or the file error.
 
 Nothing is dropped: every record of an accepted file ends in valid or deadletter, and a file
 that cannot be read at all gets a summary line with its ``file_error`` (the DAG quarantines it).
@@ -53,6 +54,7 @@ if __name__ == "__main__":
         sys.modules.setdefault(_name, None)  # type: ignore[arg-type]
 
 import apache_beam as beam  # noqa: E402
+import pyarrow as pa  # noqa: E402
 import yaml  # noqa: E402
 from apache_beam import coders  # noqa: E402
 from apache_beam.io import fileio  # noqa: E402
@@ -65,26 +67,29 @@ from feedline.validate import outputs, reference  # noqa: E402
 from feedline.validate.columnar import BLOCK_SIZE, WHOLE_FILE, ColumnarValidator, FileRange, open_range, plan_ranges  # noqa: E402
 from feedline.contract import job  # noqa: E402
 from feedline.contract.model import Contract, parse_contract  # noqa: E402
+from feedline.validate.csvio import FileRejected, iter_records  # noqa: E402
+from feedline.validate.header import plan_header  # noqa: E402
 from feedline.validate.rules import FileSummary  # noqa: E402
 
 ENGINES = ("columnar", "row")
 
 
 class ChunkCoder(coders.Coder):
-    """Chunks between steps. Runners sample element sizes through the coder; a chunk's size
-    is its text's, known without encoding (pickling a 70 MB chunk to measure it would cost
-    more than validating it)."""
+    """Chunks between steps, as Arrow IPC streams. Runners sample element sizes through the
+    coder; a chunk's size is its table's, known without encoding."""
 
     def encode(self, chunk: outputs.Chunk) -> bytes:
-        head = f"{chunk.output}:{chunk.count}:".encode()
-        return head + chunk.text()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, chunk.table.schema) as writer:
+            writer.write_table(chunk.table)
+        return chunk.output.encode() + b":" + sink.getvalue().to_pybytes()
 
     def decode(self, encoded: bytes) -> outputs.Chunk:
-        output, count, lines = encoded.split(b":", 2)
-        return outputs.Chunk(output.decode(), lines, int(count))
+        output, data = encoded.split(b":", 1)
+        return outputs.Chunk(output.decode(), pa.ipc.open_stream(data).read_all())
 
     def estimate_size(self, chunk: outputs.Chunk) -> int:
-        return len(chunk.lines) + 24
+        return chunk.table.nbytes + 24
 
     def is_deterministic(self) -> bool:
         return True
@@ -160,18 +165,20 @@ class PlanRanges(beam.DoFn):
 
 
 class ValidateRange(beam.DoFn):
-    """Parse and validate one range of a file: valid and deadletter rows come out as chunks of
-    JSON lines; the range's counts go to SUMMARY_PARTS, keyed by file."""
+    """Parse and validate one range of a file: valid and deadletter rows come out as chunks
+    (Arrow tables; valid ones in the batch's valid schema); the range's counts go to
+    SUMMARY_PARTS, keyed by file."""
 
     DEADLETTER = "deadletter"
     SUMMARY_PARTS = "summary_parts"
 
     def __init__(self, contract: Contract, batch_id: str, ingested_at: str, engine: str = "columnar",
-                 block_size: int = BLOCK_SIZE):
+                 block_size: int = BLOCK_SIZE, valid_schema: pa.Schema | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
         self.contract, self.engine, self.block_size = contract, engine, block_size
         self.batch_id, self.ingested_at = batch_id, ingested_at
+        self.valid_schema = valid_schema or outputs.valid_schema(contract)
         feed = contract.feed
         self.rows_read = Metrics.counter(feed, "rows_read")
         self.rows_valid = Metrics.counter(feed, "rows_valid")
@@ -192,7 +199,7 @@ class ValidateRange(beam.DoFn):
                 if isinstance(item, FileSummary):
                     summary = item
                 elif item.output == outputs.VALID:
-                    yield item
+                    yield outputs.Chunk(item.output, outputs.conform(item.table, self.valid_schema))
                 else:
                     yield beam.pvalue.TaggedOutput(self.DEADLETTER, item)
         feed, name = self.contract.feed, work.source_file
@@ -223,8 +230,8 @@ class MergeSummaries(beam.DoFn):
 
 @dataclass
 class ValidatedBatch:
-    valid: beam.PCollection  # outputs.Chunk: JSON lines of valid rows
-    deadletter: beam.PCollection  # outputs.Chunk: JSON lines of deadletter rows
+    valid: beam.PCollection  # outputs.Chunk: valid rows (outputs.valid_schema)
+    deadletter: beam.PCollection  # outputs.Chunk: deadletter rows (outputs.deadletter_schema)
     summary: beam.PCollection  # dict per file (schemas.SUMMARY_FIELDS)
 
 
@@ -233,8 +240,9 @@ class ValidateBatch(beam.PTransform):
 
     def __init__(self, contract: Contract, input_pattern: str, batch_id: str, ingested_at: str,
                  engine: str = "columnar", range_bytes: int = DEFAULT_RANGE_MB << 20,
-                 block_size: int = BLOCK_SIZE):
+                 block_size: int = BLOCK_SIZE, valid_schema: pa.Schema | None = None):
         super().__init__()
+        self.valid_schema = valid_schema or outputs.valid_schema(contract)
         self.contract, self.input_pattern = contract, input_pattern
         self.batch_id, self.ingested_at = batch_id, ingested_at
         self.engine, self.block_size = engine, block_size
@@ -248,7 +256,8 @@ class ValidateBatch(beam.PTransform):
             | "PlanRanges" >> beam.ParDo(PlanRanges(self.contract, self.range_bytes, self.block_size))
             | "SpreadRanges" >> beam.Reshuffle()
             | "ValidateRange" >> beam.ParDo(
-                ValidateRange(self.contract, self.batch_id, self.ingested_at, self.engine, self.block_size)
+                ValidateRange(self.contract, self.batch_id, self.ingested_at, self.engine, self.block_size,
+                              self.valid_schema)
             )
             .with_output_types(outputs.Chunk)
             .with_outputs(ValidateRange.DEADLETTER, ValidateRange.SUMMARY_PARTS, main="valid")
@@ -276,31 +285,39 @@ class WriteJsonLines(beam.PTransform):
         )
 
 
-class ChunkSinkCoder(coders.Coder):
-    """What a text sink writes for a Chunk: its lines, as they are (bytes or a pyarrow
-    Buffer; no copy)."""
-
-    def encode(self, chunk: outputs.Chunk) -> Any:
-        return chunk.lines
-
-    def decode(self, encoded: bytes) -> outputs.Chunk:
-        raise NotImplementedError("ChunkSinkCoder only writes")
-
-    def is_deterministic(self) -> bool:
-        return True
-
-
 class WriteChunks(beam.PTransform):
-    """Chunks of JSON lines -> newline-delimited JSON files."""
+    """Chunks of one output -> Parquet files of ``schema`` (zstd), one row group per chunk."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str, schema: pa.Schema):
         super().__init__()
-        self.prefix = prefix
+        self.prefix, self.schema = prefix, schema
 
     def expand(self, pcoll):
-        return pcoll | "Write" >> beam.io.WriteToText(
-            self.prefix, file_name_suffix=".jsonl", coder=ChunkSinkCoder()
+        return (
+            pcoll
+            | "Tables" >> beam.Map(lambda chunk: chunk.table)
+            | "Write" >> beam.io.WriteToParquetBatched(
+                self.prefix, self.schema, codec="zstd", file_name_suffix=".parquet"
+            )
         )
+
+
+def evolved_columns(contract: Contract, input_pattern: str) -> list[str]:
+    """The columns the batch's files add (schema_drift evolve), from their headers: the valid
+    output's Parquet schema is one per batch, fixed before the rows are read. A file whose
+    header cannot be read or planned adds nothing (its summary rejects it)."""
+    if contract.schema_drift.extra_columns != "evolve":
+        return []
+    added: set[str] = set()
+    for match in FileSystems.match([input_pattern])[0].metadata_list:
+        try:
+            with _open(match.path) as stream:
+                header = next(iter_records(stream), None)
+                if header is not None:
+                    added.update(plan_header(contract, header.fields).added)
+        except FileRejected:
+            continue
+    return sorted(added)
 
 
 def use_emulator_credentials() -> None:
@@ -383,12 +400,14 @@ def build(pipeline: beam.Pipeline, contract: Contract, options: PipelineOptions,
     (the input's size) sizes the ranges of local multi-worker runs."""
     ingest = options.view_as(IngestOptions)
     out = ingest.output_prefix.rstrip("/") + "/"
+    valid_schema = outputs.valid_schema(contract, evolved_columns(contract, ingest.input))
     results = pipeline | "Validate" >> ValidateBatch(
         contract, ingest.input, ingest.batch_id, ingest.ingested_at, ingest.engine,
         range_bytes=range_bytes(options, batch_bytes), block_size=block_bytes(options),
+        valid_schema=valid_schema,
     )
-    results.valid | "WriteValid" >> WriteChunks(out + "valid/part")
-    results.deadletter | "WriteDeadletter" >> WriteChunks(out + "deadletter/part")
+    results.valid | "WriteValid" >> WriteChunks(out + "valid/part", valid_schema)
+    results.deadletter | "WriteDeadletter" >> WriteChunks(out + "deadletter/part", outputs.deadletter_schema())
     results.summary | "WriteSummary" >> WriteJsonLines(out + "summary/part")
     return results
 

@@ -76,8 +76,7 @@ def load_customers_batch(bq, settings, contract, batch: str, records: list[dict]
 
 def publish_raw(bq, settings, p, batch):
     run(bq, settings, "publish_batch.sql",
-        {**p, "target_table": p["raw_table"], "load_output": "valid", "target_columns": p["raw_columns"],
-         "source_columns": p["raw_load_select"]},
+        {**p, "target_table": p["raw_table"], "load_output": "valid", "target_columns": p["raw_columns"]},
         batch_id=batch, ingested_at=INGESTED_AT)
 
 
@@ -206,8 +205,7 @@ def test_identifiers_are_checked_and_values_never_inlined(settings, contracts):
         sql.table_ref(settings, "feedline_raw", "x`; DROP TABLE y; --")
     for template in ("publish_batch.sql", "merge_staging.sql", "record_audit.sql"):
         p = sql.template_params(settings, contracts["transactions"])
-        p |= {"target_table": p["raw_table"], "load_output": "valid", "target_columns": p["raw_columns"],
-         "source_columns": p["raw_load_select"]}
+        p |= {"target_table": p["raw_table"], "load_output": "valid", "target_columns": p["raw_columns"]}
         text = sql.render(settings, template, params=p, load_tables=sql.load_tables(settings, contracts["transactions"], "b1"))
         assert "@batch_id" in text and "'b1'" not in text
 
@@ -241,12 +239,14 @@ def test_batches_have_their_own_load_tables(clean, bq, settings, contracts):
     assert published == [{"_batch_id": "b1", "customer_id": "C1"}, {"_batch_id": "b2", "customer_id": "C2"}]
 
 
-def test_deadletter_bytes_load_from_the_jobs_json_and_come_back_exactly(clean, bq, gcs, settings, contracts):
-    """The emulator loads the Beam job's base64 ``raw_bytes`` into the BYTES column as the DAG's
-    load job does (newline-delimited JSON, the load schema from tables.json), the publish MERGE
+def test_deadletter_bytes_load_from_the_jobs_parquet_and_come_back_exactly(clean, bq, gcs, settings, contracts):
+    """The emulator loads the Beam job's ``raw_bytes`` (Parquet BYTE_ARRAY) into the BYTES column
+    as the DAG's load job does (Parquet, the load schema from tables.json), the publish MERGE
     copies them, and a query returns the very bytes: non-UTF-8, NUL, CR/LF, backslash-x text."""
     import base64
     import io
+
+    import pyarrow.parquet as pq
 
     from feedline.validate.outputs import Chunk, Stamp
     from feedline.validate.reference import row_outputs
@@ -263,8 +263,9 @@ def test_deadletter_bytes_load_from_the_jobs_json_and_come_back_exactly(clean, b
     outputs = list(row_outputs(contract, io.BytesIO(header + b"".join(bad)), Stamp(batch, INGESTED_AT, source)))
     (chunk,) = [c for c in outputs if isinstance(c, Chunk)]
     assert chunk.output == "deadletter" and chunk.count == len(bad)
-    blob = gcs.bucket(settings.work_bucket).blob(f"test/{batch}/deadletter/part-0.json")
-    blob.upload_from_string(chunk.text() + b"\n")
+    buffer = io.BytesIO()
+    pq.write_table(chunk.table, buffer, compression="zstd")
+    gcs.bucket(settings.work_bucket).blob(f"test/{batch}/deadletter/part-0.parquet").upload_from_string(buffer.getvalue())
 
     p = create_load_tables(bq, settings, contract, batch)
     insert(bq, p["load_tables"]["summary"], [{"source_file": source, "feed": "customers", "rows_read": len(bad),
@@ -272,15 +273,15 @@ def test_deadletter_bytes_load_from_the_jobs_json_and_come_back_exactly(clean, b
     schema = [bigquery.SchemaField.from_api_repr(f) for f in tables.load_output_schema(contract, "deadletter")]
     bq.load_table_from_uri(
         f"gs://{settings.work_bucket}/test/{batch}/deadletter/*", p["load_tables"]["deadletter"],
-        job_config=bigquery.LoadJobConfig(source_format="NEWLINE_DELIMITED_JSON", schema=schema,
+        job_config=bigquery.LoadJobConfig(source_format=tables.LOAD_FORMATS["deadletter"], schema=schema,
                                           write_disposition="WRITE_TRUNCATE", max_bad_records=0),
     ).result()
     loaded = rows(bq, f"SELECT raw_bytes FROM `{p['load_tables']['deadletter']}` ORDER BY _line_number")
-    assert [base64.b64decode(r["raw_bytes"]) for r in loaded] == bad  # base64 text (tables.LOAD_ENCODINGS)
+    assert [r["raw_bytes"] for r in loaded] == bad
 
     run(bq, settings, "publish_batch.sql",
         {**p, "target_table": p["deadletter_table"], "load_output": "deadletter",
-         "target_columns": p["deadletter_columns"], "source_columns": p["deadletter_load_select"]},
+         "target_columns": p["deadletter_columns"]},
         batch_id=batch, ingested_at=INGESTED_AT)
     published = rows(bq, f"SELECT _line_number, raw_bytes, raw_line, TO_BASE64(raw_bytes) AS b64, "
                          f"BYTE_LENGTH(raw_bytes) AS n FROM `{p['deadletter_table']}` ORDER BY _line_number")
@@ -290,28 +291,6 @@ def test_deadletter_bytes_load_from_the_jobs_json_and_come_back_exactly(clean, b
     assert [r["n"] for r in published] == [len(b) for b in bad]
     assert published[0]["raw_line"] == published[1]["raw_line"].replace("\r\n", "\n").replace("C2", "C1")
     assert b"".join(r["raw_bytes"] for r in published) == b"".join(bad)
-
-
-def test_emulator_stores_base64_loaded_into_a_bytes_column_as_text_so_bytes_load_as_strings(clean, bq, gcs, settings):
-    """Why tables.LOAD_ENCODINGS exists: BigQuery decodes base64 JSON values loaded into a BYTES
-    column, the emulator keeps the base64 text as the bytes. A STRING load column decoded by
-    FROM_BASE64 in the publish MERGE gives the same bytes on both. (If this starts failing, the
-    emulator decodes like BigQuery and BYTES could be loaded directly.)"""
-    import base64
-
-    data = b"Ren\xe9e\x00\r\n"
-    blob = gcs.bucket(settings.work_bucket).blob("test/bytes_probe.json")
-    blob.upload_from_string(b'{"b":"' + base64.b64encode(data) + b'"}\n')
-    table = f"{settings.project}.{tables.dataset_names()['load']}.bytes_probe"
-    bq.load_table_from_uri(
-        f"gs://{settings.work_bucket}/test/bytes_probe.json", table,
-        job_config=bigquery.LoadJobConfig(source_format="NEWLINE_DELIMITED_JSON", write_disposition="WRITE_TRUNCATE",
-                                          schema=[bigquery.SchemaField("b", "BYTES")]),
-    ).result()
-    (stored,) = rows(bq, f"SELECT b, FROM_BASE64(SAFE_CONVERT_BYTES_TO_STRING(b)) AS decoded FROM `{table}`")
-    assert stored["b"] == base64.b64encode(data)  # BigQuery would give `data` here
-    assert stored["decoded"] == data
-    bq.delete_table(table)
 
 
 def test_provisioning_adds_new_nullable_columns_to_a_table_of_an_older_version(bq, settings, contracts):

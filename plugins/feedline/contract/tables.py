@@ -158,40 +158,11 @@ def _contract_fields(contract: Contract, how: str) -> list[dict[str, str]]:
     ]
 
 
-@dataclass(frozen=True)
-class LoadEncoding:
-    """How a column of one type travels from the Beam job to its table when not as itself."""
-
-    load_type: str  # its type in the job's JSON and in the load table
-    decode: str  # BigQuery SQL giving the table's value from the load column ``{column}``
-
-
-# BYTES travel as base64 text and the publish MERGE decodes them. (BigQuery would decode base64
-# loaded straight into a BYTES column; the emulator stores the text itself, so the one path that
-# both run the same is a STRING load column, tests/integration/test_sql.py shows both.)
-LOAD_ENCODINGS = {"BYTES": LoadEncoding("STRING", "FROM_BASE64({column})")}
-
-
 def load_schema_fields(contract: Contract, kind: str) -> list[dict[str, str]]:
-    """Schema for a load job into a ``kind`` table (name/type/mode only; LOAD_ENCODINGS types)."""
-    return [
-        {"name": f["name"], "type": load_type(f["type"]), "mode": f["mode"]}
-        for f in table_spec(contract, kind).fields
-    ]
-
-
-def load_type(type_: str) -> str:
-    encoding = LOAD_ENCODINGS.get(type_)
-    return encoding.load_type if encoding else type_
-
-
-def load_select(spec: TableSpec) -> list[str]:
-    """The SELECT list that reads a ``spec`` table's columns from its load table (decoded)."""
-    columns = []
-    for f in spec.fields:
-        encoding = LOAD_ENCODINGS.get(f["type"])
-        columns.append(f"{encoding.decode.format(column=f['name'])} AS {f['name']}" if encoding else f["name"])
-    return columns
+    """Schema for a load job into a ``kind`` table (name/type/mode only). The Beam job writes
+    valid and deadletter rows as Parquet of these types (feedline.validate.outputs.ARROW_TYPES),
+    so a load table holds the table's own values: nothing to decode in SQL."""
+    return [{"name": f["name"], "type": f["type"], "mode": f["mode"]} for f in table_spec(contract, kind).fields]
 
 
 # The Beam job's per-file summary, as loaded into the batch's summary load table.
@@ -213,6 +184,14 @@ SUMMARY_FIELDS: tuple[dict[str, str], ...] = (
 
 # Beam output -> load table (dataset "load", one table per batch and output, removed after).
 LOAD_OUTPUTS = {"valid": "raw", "deadletter": "deadletter", "summary": None}
+# How each output is written by the Beam job and read by its load job: valid and deadletter as
+# Parquet (NUMERIC a DECIMAL(38, 9), loaded as NUMERIC through decimalTargetTypes), the summary
+# (a line per file) as newline-delimited JSON.
+LOAD_FORMATS = {"valid": "PARQUET", "deadletter": "PARQUET", "summary": "NEWLINE_DELIMITED_JSON"}
+# BigQuery reads a Parquet DECIMAL as the first of these that holds its precision and scale:
+# (38, 9) is exactly NUMERIC. Without the option it would pick NUMERIC too for (38, 9), but
+# saying so keeps a wider decimal from silently turning into BIGNUMERIC or failing later.
+PARQUET_DECIMAL_TARGET_TYPES = ["NUMERIC"]
 
 
 def load_output_schema(contract: Contract, output: str) -> list[dict[str, str]]:

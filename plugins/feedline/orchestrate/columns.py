@@ -48,11 +48,15 @@ def checked_extra_columns(contract: Contract, names: list[str]) -> list[str]:
     return sorted(set(names))
 
 
-def batch_added_columns(client, settings: Settings, contract: Contract, batch_id: str) -> list[str]:
-    """The columns the batch's accepted files add (the union over its files), checked."""
+def batch_added_columns(client, settings: Settings, contract: Contract, batch_id: str) -> tuple[list[str], list[str]]:
+    """(the columns the batch's accepted files add, the columns any of its files adds), each the
+    union over the files, checked. The second are the extra columns of the job's valid output
+    (Parquet: one schema per batch, rejected files' rows included until publish drops them)."""
     statement = sql.render(settings, ADDED_COLUMNS_SQL, load_tables=sql.load_tables(settings, contract, batch_id))
-    names = [name for row in bq_calls.query_rows(client, statement) for name in json.loads(row["columns_added"])]
-    return checked_extra_columns(contract, names)
+    found = [(name, row["accepted"]) for row in bq_calls.query_rows(client, statement)
+             for name in json.loads(row["columns_added"])]
+    return (checked_extra_columns(contract, [n for n, accepted in found if accepted]),
+            checked_extra_columns(contract, [n for n, _ in found]))
 
 
 def add_columns(client, settings: Settings, dataset: str, table: str, fields: list[dict[str, str]]) -> list[str]:
@@ -100,5 +104,8 @@ def carried_columns(client, settings: Settings, contract: Contract) -> list[str]
 
 
 def valid_load_schema(contract: Contract, extra: list[str]) -> list[dict[str, str]]:
-    """The valid output's load schema: the contract's raw columns, then the evolved ones."""
+    """The valid output's load schema: the contract's raw columns, then the evolved ones its
+    Parquet files hold (feedline.validate.outputs.valid_schema, the same order). A column the
+    tables carry from earlier batches is not in the files, so not in the load: publish_raw
+    gives it NULL (the emulator fails a Parquet load whose schema names a column a file lacks)."""
     return [*tables.load_output_schema(contract, "valid"), *evolved_fields(extra)]

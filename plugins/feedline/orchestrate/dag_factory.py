@@ -156,6 +156,7 @@ def feed_dag(contract: Contract, settings: Settings) -> DAG:
         user_defined_macros={
             sql.LOAD_TABLES_MACRO: functools.partial(sql.load_tables_for_run, settings, contract),
             sql.EXTRA_COLUMNS_MACRO: functools.partial(sql.extra_columns_of_run, contract),
+            sql.LOADED_COLUMNS_MACRO: functools.partial(sql.loaded_columns_of_run, contract),
         },
         tags=["feedline", f"feed:{feed}", f"env:{settings.env}"],
         params=RUN_PARAMS,
@@ -221,9 +222,12 @@ def validate_rows(contract: Contract, settings: Settings, launch_options: XComAr
 def load_output(contract: Contract, settings: Settings, output: str) -> BaseOperator:
     """One of the Beam job's outputs into the batch's own load table (recreated by every try,
     so a Clear finds it again after drop_load_tables removed it). The valid output's schema
-    is the one evolve_columns wrote for the batch (the contract's columns and evolved ones)."""
+    is the one evolve_columns wrote for the batch (the contract's columns and evolved ones).
+    Formats: tables.LOAD_FORMATS (Parquet for rows, NUMERIC from DECIMAL(38, 9))."""
     prefix = naming.output_prefix(contract.feed, xcom("batch_id"))
     valid = output == "valid"
+    source_format = tables.LOAD_FORMATS[output]
+    parquet = {"decimalTargetTypes": tables.PARQUET_DECIMAL_TARGET_TYPES} if source_format == "PARQUET" else None
     return GCSToBigQueryOperator(
         task_id=f"load_{output}",
         bucket=settings.work_bucket,
@@ -231,7 +235,8 @@ def load_output(contract: Contract, settings: Settings, output: str) -> BaseOper
         destination_project_dataset_table=f"{{{{ {sql.LOAD_TABLES_MACRO}(run_id, dag_run.run_type)['{output}'] }}}}",
         schema_fields=None if valid else tables.load_output_schema(contract, output),
         schema_object=f"{prefix}{columns.VALID_SCHEMA_OBJECT}" if valid else None,
-        source_format="NEWLINE_DELIMITED_JSON",
+        source_format=source_format,
+        extra_config=parquet,
         write_disposition="WRITE_TRUNCATE",
         create_disposition="CREATE_IF_NEEDED",
         autodetect=False,
@@ -293,7 +298,6 @@ def publish(contract: Contract, settings: Settings, identifiers: dict[str, Any])
             target_table=identifiers[f"{kind}_table"],
             load_output=output,
             target_columns=specs[kind].field_names(),
-            source_columns=tables.load_select(specs[kind]),
             task_kwargs={"pre_execute": skip_in_dry_run},
             extra_columns=kind == "raw",
         )

@@ -75,6 +75,10 @@ def load_tables_for_run(
 # hold (evolve_columns' XCom, checked again as identifiers before any template sees them).
 EXTRA_COLUMNS_MACRO = "feedline_extra_columns"
 EVOLVE_TASK = "evolve_columns"
+# ``{{ feedline_loaded_columns(ti) }}``: the evolved columns the batch's valid load table holds
+# (the rest of the extra columns are NULL for its rows), evolve_columns' XCom of that key.
+LOADED_COLUMNS_MACRO = "feedline_loaded_columns"
+LOADED_COLUMNS_KEY = "loaded_columns"
 
 
 def extra_columns_of_run(contract: Contract, ti) -> list[str]:
@@ -84,10 +88,18 @@ def extra_columns_of_run(contract: Contract, ti) -> list[str]:
     return columns.checked_extra_columns(contract, list(ti.xcom_pull(task_ids=EVOLVE_TASK) or []))
 
 
+def loaded_columns_of_run(contract: Contract, ti) -> list[str]:
+    """The macro: the evolved columns of this run's valid load table, each name checked."""
+    from feedline.orchestrate import columns
+
+    return columns.checked_extra_columns(contract, list(ti.xcom_pull(task_ids=EVOLVE_TASK, key=LOADED_COLUMNS_KEY) or []))
+
+
 def with_load_tables(template: str, extra_columns: bool = False) -> str:
     """An operator's query: binds ``load_tables`` for the run (and, with ``extra_columns``, the
     evolved columns it carries as ``extra_columns``), then includes the template."""
-    extra = f"{{% set extra_columns = {EXTRA_COLUMNS_MACRO}(ti) %}}" if extra_columns else ""
+    extra = (f"{{% set extra_columns = {EXTRA_COLUMNS_MACRO}(ti) %}}{{% set loaded_columns = {LOADED_COLUMNS_MACRO}(ti) %}}"
+             if extra_columns else "")
     return f"{{% set load_tables = {LOAD_TABLES_MACRO}(run_id, dag_run.run_type) %}}{extra}{{% include '{template}' %}}"
 
 
@@ -118,9 +130,6 @@ def template_params(settings: Settings, contract: Contract) -> dict[str, Any]:
         "audit_table": table_ref(settings, specs["audit"].dataset, specs["audit"].name),
         "raw_columns": specs["raw"].field_names(),
         "deadletter_columns": specs["deadletter"].field_names(),
-        # the same columns read from the load tables (publish_batch.sql), decoded where they travel encoded
-        "raw_load_select": tables.load_select(specs["raw"]),
-        "deadletter_load_select": tables.load_select(specs["deadletter"]),
         "reporting_views": [reporting_view_ref(settings, v) for v in contract.reporting],
     }
 

@@ -220,12 +220,13 @@ def claim_files(contract: Contract, settings: Settings, **context) -> dict[str, 
 @task(task_id=sql.EVOLVE_TASK)
 def evolve_columns(contract: Contract, settings: Settings, **context) -> list[str]:
     """schema_drift evolve: add the columns the batch's files bring to raw and staging (not in a
-    dry run), and write the valid output's load schema with every evolved column. Returns the
-    evolved columns the tables hold, which publish_raw and merge_staging carry."""
+    dry run), and write the valid output's load schema with the evolved columns its files hold
+    (pushed as ``loaded_columns``). Returns the evolved columns the tables hold, which
+    publish_raw and merge_staging carry."""
     ti = context["ti"]
     batch_id = ti.xcom_pull(task_ids=CLAIM_TASK, key="batch_id")
     client = bigquery_client(settings)
-    added = columns.batch_added_columns(client, settings, contract, batch_id)
+    added, written = columns.batch_added_columns(client, settings, contract, batch_id)
     fail_if(added and contract.schema_drift.extra_columns != "evolve" and (
         f"the Beam job added columns {added} but the {contract.feed} contract's schema_drift.extra_columns is "
         f"{contract.schema_drift.extra_columns!r}: the job read another contract (FEEDLINE_CONTRACTS_URI)"
@@ -233,7 +234,8 @@ def evolve_columns(contract: Contract, settings: Settings, **context) -> list[st
     if added and not params.flag(context.get("params", {}), "dry_run"):
         log.info("schema_drift evolve: added %s", columns.evolve_tables(client, settings, contract, added) or "nothing new")
     carried = columns.carried_columns(client, settings, contract)
-    schema = columns.valid_load_schema(contract, sorted({*carried, *added}))
+    schema = columns.valid_load_schema(contract, written)
+    ti.xcom_push(key=sql.LOADED_COLUMNS_KEY, value=written)
     gcs_client().bucket(settings.work_bucket).blob(
         naming.output_prefix(contract.feed, batch_id) + columns.VALID_SCHEMA_OBJECT
     ).upload_from_string(json.dumps(schema), content_type="application/json")

@@ -1,30 +1,74 @@
-"""The validation job's three outputs as newline-delimited JSON.
+"""The validation job's outputs: valid and deadletter rows as Arrow tables (written as Parquet),
+one summary line per file (newline-delimited JSON).
 
 What the DAG loads (``feedline.contract.tables.load_output_schema``): ``valid`` rows (the contract's
 columns, typed, plus ``_batch_id``, ``_ingested_at``, ``_line_number``, ``_source_file``),
 ``deadletter`` rows (those four plus ``raw_bytes``, ``raw_line``, ``reason``, ``column_name``)
-and one ``summary`` line per file. Rows travel in :class:`Chunk`\\ s: many JSON lines in one bytes
-object, so a runner moves one element per block of rows instead of one per row.
+and one ``summary`` line per file. Rows travel in :class:`Chunk`\\ s: one Arrow table of many
+rows, so a runner moves one element per block of rows instead of one per row.
 
-Every line is :func:`dumps`: ``json.dumps`` with sorted keys, UTF-8 as is and no spaces
-(the valid output is several times the size of its CSV; spaces would add a tenth). The columnar
-path (:mod:`feedline.validate.columnar`) renders the same bytes with Arrow kernels; the row-by-row
-path (:mod:`feedline.validate.reference`) writes them with the functions here. Imports neither
+Arrow types (:data:`ARROW_TYPES`, the one mapping from BigQuery types): NUMERIC is
+decimal128(38, 9) (BigQuery loads a Parquet DECIMAL(38, 9) as NUMERIC, exactly, with
+``decimalTargetTypes``), TIMESTAMP timestamp(us, UTC), DATE date32, BYTES binary (a deadletter
+row's exact bytes: no base64). The columnar path (:mod:`feedline.validate.columnar`) builds the
+typed arrays with Arrow kernels; the row-by-row path (:mod:`feedline.validate.reference`) turns
+the reference's Python values into the same types here (:func:`rows_table`). Imports neither
 Airflow nor Beam.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cached_property, lru_cache
+from typing import Any, Iterable, Iterator
 
+import pyarrow as pa
+
+from feedline.contract import tables
+from feedline.contract.model import Contract
 from feedline.validate.csvio import Record
-from feedline.validate.rules import UNDECODABLE, FileSummary, RowError
+from feedline.validate.header import EVOLVED_TYPE
+from feedline.validate.rules import FileSummary, RowError
 
 VALID, DEADLETTER = "valid", "deadletter"
 ROWS_PER_CHUNK = 20_000
+
+NUMERIC = pa.decimal128(38, 9)
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "NUMERIC": NUMERIC,
+    "FLOAT64": pa.float64(),
+    "BOOL": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+    "BYTES": pa.binary(),
+}
+
+
+def arrow_schema(fields: Iterable[dict[str, str]]) -> pa.Schema:
+    """BigQuery schema fields (name/type/mode) as an Arrow schema (REQUIRED: not nullable)."""
+    return pa.schema([pa.field(f["name"], ARROW_TYPES[f["type"]], nullable=f.get("mode") != "REQUIRED") for f in fields])
+
+
+def valid_schema(contract: Contract, evolved: Iterable[str] = ()) -> pa.Schema:
+    """The valid output's schema: the raw load table's columns, then the evolved ones (sorted,
+    as the DAG's valid load schema lists them)."""
+    extra = [{"name": name, "type": EVOLVED_TYPE, "mode": "NULLABLE"} for name in sorted(set(evolved))]
+    return arrow_schema([*tables.load_output_schema(contract, VALID), *extra])
+
+
+@lru_cache(maxsize=1)
+def deadletter_schema() -> pa.Schema:
+    """The deadletter output's schema (tables.json: the same for every feed)."""
+    return arrow_schema(tables.layout()["tables"]["deadletter"]["extra_columns"])
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)  # "...Z" and "+00:00" both (Python 3.11)
 
 
 @dataclass(frozen=True)
@@ -35,10 +79,14 @@ class Stamp:
     ingested_at: str
     source_file: str
 
+    @cached_property
+    def ingested_at_time(self) -> datetime:
+        return _parse_time(self.ingested_at)
+
     def where(self, line_number: int) -> dict[str, Any]:
         return {
             "_batch_id": self.batch_id,
-            "_ingested_at": self.ingested_at,
+            "_ingested_at": self.ingested_at_time,
             "_source_file": self.source_file,
             "_line_number": line_number,
         }
@@ -46,17 +94,53 @@ class Stamp:
 
 @dataclass(frozen=True)
 class Chunk:
-    """``count`` JSON lines of one output, joined by newlines (no trailing newline)."""
+    """Rows of one output as an Arrow table."""
 
     output: str  # VALID or DEADLETTER
-    lines: bytes | memoryview | Any  # bytes-like (bytes, or a pyarrow Buffer: no copy)
-    count: int
+    table: pa.Table
 
-    def text(self) -> bytes:
-        return self.lines if isinstance(self.lines, bytes) else bytes(self.lines)
+    @property
+    def count(self) -> int:
+        return self.table.num_rows
 
     def rows(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.text().split(b"\n")] if self.count else []
+        return self.table.to_pylist()
+
+
+# The reference's Python values -> what Arrow takes for each type (the columnar path computes
+# the same values with kernels; the tests compare the two).
+_FROM_TYPE = {
+    ARROW_TYPES["NUMERIC"]: Decimal,
+    ARROW_TYPES["DATE"]: date.fromisoformat,
+    ARROW_TYPES["TIMESTAMP"]: _parse_time,
+}
+
+
+def rows_table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
+    """Valid rows (rules.validate_record's dicts plus Stamp.where) as a table of ``schema``
+    (:func:`valid_schema`); a column a row lacks is NULL."""
+    arrays = []
+    for f in schema:
+        values = [row.get(f.name) for row in rows]
+        convert = _FROM_TYPE.get(f.type)
+        if convert is not None:
+            values = [convert(v) if isinstance(v, str) else v for v in values]
+        arrays.append(pa.array(values, f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns, in its order: columns it lacks (a file's
+    missing or not-evolved ones) are NULL; a column ``schema`` does not know is an error."""
+    unknown = set(table.column_names) - set(schema.names)
+    if unknown:
+        raise ValueError(f"columns {sorted(unknown)} are not in the output schema")
+    n = table.num_rows
+    arrays = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(n, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 SEPARATORS = (",", ":")
@@ -72,16 +156,12 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def raw_bytes(text: str) -> str:
-    """The record's exact bytes, as the deadletter table's BYTES column ``raw_bytes`` takes them
-    in newline-delimited JSON (base64). ``text`` is the record as csvio decodes it (UTF-8 with
-    surrogateescape, line ends untouched), so encoding it back gives the file's bytes, whatever
-    they are: invalid UTF-8, NUL, CR/LF inside quotes, the line end(s) themselves."""
-    return base64.b64encode(text.encode("utf-8", "surrogateescape")).decode("ascii")
-
-
-def valid_line(row: dict[str, Any], stamp: Stamp, line_number: int) -> str:
-    return dumps({**row, **stamp.where(line_number)})
+def raw_bytes(text: str) -> bytes:
+    """The record's exact bytes for the deadletter table's BYTES column ``raw_bytes``. ``text``
+    is the record as csvio decodes it (UTF-8 with surrogateescape, line ends untouched), so
+    encoding it back gives the file's bytes, whatever they are: invalid UTF-8, NUL, CR/LF
+    inside quotes, the line end(s) themselves."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def deadletter_row(record: Record, error: RowError, stamp: Stamp) -> dict[str, Any]:
@@ -94,26 +174,9 @@ def deadletter_row(record: Record, error: RowError, stamp: Stamp) -> dict[str, A
     }
 
 
-def _string(value: str | None) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-class DeadletterLines:
-    """Deadletter JSON lines of one file, without building a dict per row: the stamp's part of
-    the line is rendered once. Same bytes as dumps(deadletter_row(...)) (a test checks)."""
-
-    def __init__(self, stamp: Stamp):
-        self.head = f'{{"_batch_id":{_string(stamp.batch_id)},"_ingested_at":{_string(stamp.ingested_at)},"_line_number":'
-        self.middle = f',"_source_file":{_string(stamp.source_file)},"column_name":'
-
-    def __call__(self, record: Record, error: RowError) -> str:
-        raw = record.raw
-        if UNDECODABLE.search(raw):
-            raw = printable(raw)
-        return (
-            f"{self.head}{record.line_number}{self.middle}{_string(error.column)},"
-            f'"raw_bytes":"{raw_bytes(record.raw)}","raw_line":{_string(raw)},"reason":{_string(error.key)}}}'
-        )
+def deadletter_table(rows: list[dict[str, Any]]) -> pa.Table:
+    schema = deadletter_schema()
+    return pa.Table.from_arrays([pa.array([r[f.name] for r in rows], f.type) for f in schema], schema=schema)
 
 
 DRIFT_FIELDS = ("columns_added", "columns_ignored", "columns_nulled")
@@ -149,22 +212,23 @@ def merge_summaries(feed: str, parts: list[tuple[int, FileSummary]]) -> FileSumm
 
 
 class ChunkBuffer:
-    """Collects JSON lines per output and hands them out as Chunks of ``size`` rows."""
+    """Collects rows per output (valid rows as ``schema`` says) and hands them out as Chunks
+    of ``size`` rows."""
 
-    def __init__(self, size: int = ROWS_PER_CHUNK):
-        self.size = size
-        self.lines: dict[str, list[str]] = {VALID: [], DEADLETTER: []}
+    def __init__(self, schema: pa.Schema, size: int = ROWS_PER_CHUNK):
+        self.schema, self.size = schema, size
+        self.rows: dict[str, list[dict[str, Any]]] = {VALID: [], DEADLETTER: []}
 
-    def add(self, output: str, line: str) -> Chunk | None:
-        lines = self.lines[output]
-        lines.append(line)
-        return self.take(output) if len(lines) >= self.size else None
+    def add(self, output: str, row: dict[str, Any]) -> Chunk | None:
+        rows = self.rows[output]
+        rows.append(row)
+        return self.take(output) if len(rows) >= self.size else None
 
     def take(self, output: str) -> Chunk | None:
-        lines, self.lines[output] = self.lines[output], []
-        if not lines:
+        rows, self.rows[output] = self.rows[output], []
+        if not rows:
             return None
-        return Chunk(output, "\n".join(lines).encode("utf-8"), len(lines))
+        return Chunk(output, rows_table(self.schema, rows) if output == VALID else deadletter_table(rows))
 
     def flush(self) -> Iterator[Chunk]:
         for output in (VALID, DEADLETTER):

@@ -16,6 +16,8 @@ import shutil
 import subprocess
 import sys
 import zipfile
+
+import pyarrow.parquet as pq
 from pathlib import Path
 
 import pytest
@@ -184,7 +186,7 @@ print("ok")
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
     summary = [json.loads(line) for f in sorted((out / "summary").glob("part*")) for line in f.read_text().splitlines()]
     assert len(summary) == 1 and summary[0]["file_error"] is None and summary[0]["rows_read"] == 20, summary
-    valid = sum(len(f.read_text().splitlines()) for f in (out / "valid").glob("part*"))
-    deadletter = sum(len(f.read_text().splitlines()) for f in (out / "deadletter").glob("part*"))
+    valid = sum(pq.read_metadata(f).num_rows for f in (out / "valid").glob("part*"))
+    deadletter = sum(pq.read_metadata(f).num_rows for f in (out / "deadletter").glob("part*"))
     assert (valid, deadletter) == (summary[0]["rows_valid"], summary[0]["rows_deadletter"])
     assert valid + deadletter == 20 and valid > 0, (valid, deadletter)

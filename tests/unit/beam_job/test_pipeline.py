@@ -3,13 +3,13 @@ valid, deadletter and summary), the files the DAG loads, counters, ranges and bo
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 from datetime import date
 from pathlib import Path
 
 import apache_beam as beam
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.metrics import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
@@ -17,6 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from feedline.contract import tables
 from feedline.contract.model import load_contracts
+from feedline.validate import outputs
 from feedline.validate.outputs import Stamp, summary_row
 from feedline.local.sample_data import generate
 from feedline_beam import pipeline
@@ -119,8 +120,11 @@ def run_job(input_pattern: str, out: Path, *extra: str):
 
 
 def read_output(out: Path, output: str) -> list[dict]:
-    lines = [line for f in sorted((out / output).glob("*")) for line in f.read_text("utf-8").splitlines()]
-    return [json.loads(line) for line in lines]
+    """An output's rows, decoded: Parquet (valid, deadletter) or JSON lines (summary)."""
+    files = sorted((out / output).glob("*"))
+    if output == "summary":
+        return [json.loads(line) for f in files for line in f.read_text("utf-8").splitlines()]
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
 
 
 def test_counters_per_feed_and_per_file_are_queryable_from_the_result(quirk_dir, tmp_path):
@@ -152,8 +156,11 @@ def test_written_files_hold_what_the_dag_loads(quirk_dir, tmp_path):
             for name, field in fields.items():
                 assert row[name] is not None or field["mode"] == "NULLABLE", (output, name)
     assert len(read_output(tmp_path, "summary")) == len(QUIRK_FILES)
-    for row in read_output(tmp_path, "deadletter"):  # the record's bytes, as base64 (tables.LOAD_ENCODINGS)
-        assert base64.b64decode(row["raw_bytes"], validate=True).decode("utf-8", "backslashreplace") == row["raw_line"]
+    for row in read_output(tmp_path, "deadletter"):  # the record's bytes, as they are (BYTES)
+        assert row["raw_bytes"].decode("utf-8", "backslashreplace") == row["raw_line"]
+    for output in ("valid", "deadletter"):  # Parquet of the load schema's exact types
+        (first, *_) = sorted((tmp_path / output).glob("*.parquet"))
+        assert pq.read_schema(first) == (outputs.valid_schema(TX) if output == "valid" else outputs.deadletter_schema())
 
 
 def test_a_large_file_split_into_ranges_gives_the_outputs_of_the_row_engine(tmp_path):

@@ -107,6 +107,11 @@ def test_bigquery_jobs_run_again_on_every_try_and_clear_and_the_beam_job_takes_t
             assert "dag_run.clear_number" in t.job_id and "ti.try_number" in t.job_id
         assert dag.get_task("validate_rows").pool == "beam_x"
         assert "feedline_load_tables(run_id, dag_run.run_type)['valid']" in dag.get_task("load_valid").destination_project_dataset_table
+        # rows load from the job's Parquet, NUMERIC from its DECIMAL(38, 9); the summary from JSON
+        for output in ("valid", "deadletter"):
+            load = dag.get_task(f"load_{output}")
+            assert load.source_format == "PARQUET" and load.extra_config == {"decimalTargetTypes": ["NUMERIC"]}
+        assert dag.get_task("load_summary").source_format == "NEWLINE_DELIMITED_JSON"
         # the sweep gives up well before the next scheduled run
         assert dag.get_task("wait_for_files").timeout <= _interval(dag_factory_schedule(dag)) / 2
 

@@ -32,24 +32,22 @@ def test_an_unknown_output_is_refused():
         sql.load_table_ref(SETTINGS, CU, "other", "b_1")
 
 
-def test_deadletter_bytes_load_as_base64_text_and_publish_decoded():
+def test_load_tables_have_their_tables_types_and_publish_copies_columns_as_they_are():
     from feedline.contract import tables
 
-    spec = tables.table_spec(CU, "deadletter")
-    table_types = {f["name"]: f["type"] for f in spec.fields}
-    load_types = {f["name"]: f["type"] for f in tables.load_output_schema(CU, "deadletter")}
-    assert table_types["raw_bytes"] == "BYTES" and load_types["raw_bytes"] == "STRING"
-    assert {k: v for k, v in load_types.items() if k != "raw_bytes"} == {k: v for k, v in table_types.items() if k != "raw_bytes"}
+    for kind, output in (("deadletter", "deadletter"), ("raw", "valid")):
+        spec = tables.table_spec(CU, kind)
+        assert tables.load_output_schema(CU, output) == [
+            {"name": f["name"], "type": f["type"], "mode": f["mode"]} for f in spec.fields]
+        assert tables.LOAD_FORMATS[output] == "PARQUET"
+    assert tables.LOAD_FORMATS["summary"] == "NEWLINE_DELIMITED_JSON"
     p = sql.template_params(SETTINGS, CU)
-    assert p["deadletter_load_select"] == [
-        "FROM_BASE64(raw_bytes) AS raw_bytes" if name == "raw_bytes" else name for name in p["deadletter_columns"]
-    ]
-    assert p["raw_load_select"] == p["raw_columns"]  # nothing encoded in raw
     statement = sql.render(
         SETTINGS, "publish_batch.sql", load_tables=sql.load_tables(SETTINGS, CU, "b_1"),
         params={**p, "target_table": p["deadletter_table"], "load_output": "deadletter",
-                "target_columns": p["deadletter_columns"], "source_columns": p["deadletter_load_select"]},
+                "target_columns": p["deadletter_columns"]},
     )
-    assert "SELECT _batch_id, _source_file, _line_number, _ingested_at, FROM_BASE64(raw_bytes) AS raw_bytes, raw_line" in statement
+    assert "SELECT _batch_id, _source_file, _line_number, _ingested_at, raw_bytes, raw_line" in statement
+    assert "FROM_BASE64" not in statement
     assert "INSERT (_batch_id, _source_file, _line_number, _ingested_at, raw_bytes, raw_line" in statement
     assert "VALUES (source._batch_id, source._source_file, source._line_number, source._ingested_at, source.raw_bytes" in statement

@@ -4,7 +4,7 @@ Per-row Python work is what an ingestion job pays for, so this package validates
 blocks of records with numpy and Arrow, and hands every record it cannot decide on its own to
 the reference (:mod:`feedline.validate.reference`: :mod:`feedline.validate.csvio` +
 :func:`feedline.validate.rules.validate_record`). The two
-paths produce the same valid rows (same typed values), the same deadletter rows (same raw text,
+paths produce the same valid rows (same typed values), the same deadletter rows (same raw bytes,
 line number and reason) and the same per-file summary; tests check this on generated files,
 on the csv-spectrum suite and on every input quirk below. Imports contract and validate only,
 never Airflow or Beam.
@@ -14,8 +14,8 @@ Modules, in the order a file goes through them:
 - ``blocks``: the byte stream as record-aligned :class:`RecordBlock` s (steps 1 and 2 below);
 - ``ranges``: :class:`FileRange`, record-aligned ranges of one large plain file;
 - ``arrow``: Arrow <-> numpy helpers without pandas;
-- ``civil``: vectorized calendar arithmetic and UTC timestamp text;
-- ``checks``: one column of a block checked and rendered as JSON (step 3);
+- ``civil``: vectorized calendar arithmetic;
+- ``checks``: one column of a block checked and typed as Arrow arrays (step 3);
 - ``validator``: the facts of a block and :class:`ColumnarValidator` (steps 3 and 4).
 
 How a file is read:
@@ -34,9 +34,9 @@ How a file is read:
    compute kernels. A check only accepts what the reference certainly accepts; everything
    else (bad rows, non-ASCII values in typed columns, values a kernel cannot decide) is
    validated row by row by the reference, which also gives the reason.
-4. Valid rows are rendered as JSON lines by Arrow kernels, byte for byte what
-   :func:`feedline.validate.outputs.dumps` writes; values that need JSON escaping are escaped by
-   ``json.dumps`` itself.
+4. Valid rows leave as an Arrow table of the output schema (:func:`feedline.validate.outputs.valid_schema`:
+   NUMERIC decimal128(38, 9), TIMESTAMP microseconds UTC, DATE date32), the values the reference
+   gives as Python objects, computed by kernels and numpy.
 
 Input quirks and their outcomes (the reference's decisions, shared by both paths; tests in
 tests/unit/beam_job/test_quirks.py):
@@ -70,21 +70,18 @@ from __future__ import annotations
 
 from feedline.validate.columnar.blocks import BLOCK_SIZE, RecordBlock, iter_blocks
 from feedline.validate.columnar.checks import ASCII_WHITESPACE, PY_WHITESPACE, check_column
-from feedline.validate.columnar.civil import format_utc_micros
 from feedline.validate.columnar.ranges import WHOLE_FILE, FileRange, open_range, plan_ranges
-from feedline.validate.columnar.validator import STAMP_FIELDS, ColumnarValidator
+from feedline.validate.columnar.validator import ColumnarValidator
 
 __all__ = [
     "ASCII_WHITESPACE",
     "BLOCK_SIZE",
     "PY_WHITESPACE",
-    "STAMP_FIELDS",
     "WHOLE_FILE",
     "ColumnarValidator",
     "FileRange",
     "RecordBlock",
     "check_column",
-    "format_utc_micros",
     "iter_blocks",
     "open_range",
     "plan_ranges",

@@ -11,10 +11,6 @@ def string_scalar(value: str | None) -> pa.Scalar:
     return pa.scalar(value, pa.string())
 
 
-def json_quoted(values: pa.Array) -> pa.Array:
-    return pc.binary_join_element_wise(string_scalar('"'), values, string_scalar('"'), string_scalar(""))
-
-
 def combined(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
@@ -49,21 +45,14 @@ def fixed_digits(values: pa.Array, positions: list[int]) -> np.ndarray:
     return data[string_offsets(values)[:-1, None] + np.asarray(positions)].astype(np.int64) - 48
 
 
-def fixed_width_strings(matrix: np.ndarray) -> pa.Array:
-    """One string per row of a uint8 matrix of ASCII characters."""
-    rows, width = matrix.shape
-    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(matrix)))
-
-
 def scatter_bools(size: int, where: np.ndarray, values: np.ndarray) -> np.ndarray:
     out = np.zeros(size, dtype=bool)
     out[where] = values
     return out
 
 
-def scatter_strings(size: int, where: np.ndarray, values: pa.Array) -> pa.Array:
-    """A string array of ``size`` with ``values`` at ``where`` and nulls elsewhere."""
+def scatter(size: int, where: np.ndarray, values: pa.Array) -> pa.Array:
+    """An array of ``size`` with ``values`` at ``where`` and nulls elsewhere."""
     if len(where) == size:
         return values
     index = np.full(size, -1, dtype=np.int64)

@@ -1,8 +1,7 @@
-"""Validating one column of a block: which values the reference certainly accepts, and their JSON text."""
+"""Validating one column of a block: which values the reference certainly accepts, and their typed Arrow values."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
@@ -11,17 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedline.contract.model import Column
-from feedline.validate.columnar.arrow import (
-    bools,
-    fixed_digits,
-    fixed_width_strings,
-    ints,
-    scatter_bools,
-    scatter_strings,
-    string_offsets,
-    string_scalar,
-)
-from feedline.validate.columnar.civil import MAX_US, MIN_US, date_exists, days_from_civil, utc_text_matrix
+from feedline.validate.columnar.arrow import bools, fixed_digits, ints, scatter, scatter_bools, string_offsets, string_scalar
+from feedline.validate.columnar.civil import MAX_US, MIN_US, date_exists, days_from_civil
+from feedline.validate.outputs import ARROW_TYPES
 
 # Exactly what str.strip() removes (str.isspace(); a test compares with all of Unicode).
 PY_WHITESPACE = (
@@ -42,28 +33,11 @@ _NOT_SPACE_AT = r"[^@\t\n\x0b\x0c\r\x1c-\x1f ]"
 _EMAIL = rf"^{_NOT_SPACE_AT}+@{_NOT_SPACE_AT}+\.{_NOT_SPACE_AT}+$"
 
 
-def _json_escaped(values: pa.Array, candidates: np.ndarray) -> pa.Array:
-    """``values`` as they appear between the quotes of a JSON string written by json.dumps.
-    Only ``candidates`` may need escaping; json.dumps itself escapes those that do."""
-    if not candidates.any():
-        return values
-    where = np.flatnonzero(candidates)
-    texts = values.take(where).to_pylist()
-    escaped = [json.dumps(v, ensure_ascii=False)[1:-1] if v is not None else None for v in texts]
-    changed = [i for i, (old, new) in enumerate(zip(texts, escaped)) if old != new]
-    if not changed:
-        return values
-    mask = np.zeros(len(values), dtype=bool)
-    mask[where[changed]] = True
-    return pc.replace_with_mask(values, pa.array(mask), pa.array([escaped[i] for i in changed], pa.string()))
-
-
 @dataclass
 class Checked:
     ok: np.ndarray  # per row: the reference certainly accepts the value
-    json: pa.Array  # JSON text of the typed value, without quotes if ``quoted`` (null: NULL)
-    quoted: bool  # a JSON string (STRING, NUMERIC, DATE, TIMESTAMP), else a number or bool
-    day: pa.Array | None = None  # YYYY-MM-DD of the partition column's value
+    values: pa.Array  # the typed value (outputs.ARROW_TYPES) where ``ok``, NULL for NULL
+    day: pa.Array | None = None  # date32: the partition column's day (UTC for a TIMESTAMP)
 
 
 def _matches(values: pa.Array, pattern: str) -> np.ndarray:
@@ -73,13 +47,12 @@ def _matches(values: pa.Array, pattern: str) -> np.ndarray:
 _DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
 
 
-def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarray, pa.Array]:
-    """(certainly valid, normalized UTC text) per value, as rules._parse_timestamp.
+def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(certainly valid, microseconds since the epoch in UTC) per value, as
+    rules._parse_timestamp reads it (the microseconds are 0 where not valid).
 
-    The fixed head ``YYYY-MM-DD?HH:MM:SS`` is checked on its bytes; values already in UTC
-    without a fraction (``...SS``, ``...SSZ``) keep their bytes, with ``T`` and ``.000000Z``;
-    the others (fraction, offset, `` UTC``) are converted through microseconds since the
-    epoch."""
+    The fixed head ``YYYY-MM-DD?HH:MM:SS`` is checked on its bytes; the tail (fraction,
+    ``Z``, offset, `` UTC``) by a regex, only for values that have one."""
     n = len(text)
     lengths = np.diff(string_offsets(text))
     where = np.flatnonzero(candidates & (lengths >= 19) & (lengths <= 32))
@@ -110,12 +83,12 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarra
 
     y, mo, d, h, mi, s = number(0, 4), number(4, 2), number(6, 2), number(8, 2), number(10, 2), number(12, 2)
     good = shaped & date_exists(y, mo, d) & (h <= 23) & (mi <= 59) & (s <= 59)
+    safe = np.where(good, 1, 0)  # days_from_civil of garbage must not overflow
+    seconds = (days_from_civil(np.where(good, y, 1970), np.where(good, mo, 1), np.where(good, d, 1)) * 86400
+               + (h * 3600 + mi * 60 + s) * safe)
+    micros = seconds * 1_000_000
     zone = data[np.minimum(offsets[:-1] + 19, len(data) - 1)]
     simple = (lengths == 19) | ((lengths == 20) & ((zone == ord("Z")) | (zone == ord("z"))))
-    out = np.empty((len(sub), 27), dtype=np.uint8)
-    out[:, :19] = head
-    out[:, 10] = ord("T")
-    out[:, 19:] = np.frombuffer(b".000000Z", dtype=np.uint8)
     rest = np.flatnonzero(~simple & good)
     good[~simple] = False
     if len(rest):
@@ -123,27 +96,34 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarra
         matched = bools(pc.match_substring_regex(tails, _TIMESTAMP_REST))
         rest, tails = rest[matched], tails.filter(pa.array(matched))
         parts = pc.extract_regex(tails, _TIMESTAMP_TAIL)
-        micros = ints(pc.cast(pc.utf8_rpad(parts.field("frac"), 6, "0"), pa.int64()))
+        fraction = ints(pc.cast(pc.utf8_rpad(parts.field("frac"), 6, "0"), pa.int64()))
         sign = parts.field("sign")
         has_offset = pc.not_equal(sign, string_scalar(""))
         oh = ints(pc.cast(pc.if_else(has_offset, parts.field("oh"), string_scalar("0")), pa.int64()))
         om = ints(pc.cast(pc.if_else(has_offset, parts.field("om"), string_scalar("0")), pa.int64()))
         minutes = oh * 60 + om
         offset = np.where(bools(pc.equal(sign, string_scalar("-"))), -minutes, minutes)
-        seconds = days_from_civil(y[rest], mo[rest], d[rest]) * 86400 + h[rest] * 3600 + mi[rest] * 60 + s[rest]
-        utc = (seconds - offset * 60) * 1_000_000 + micros
+        utc = (seconds[rest] - offset * 60) * 1_000_000 + fraction
         # validation: an offset of 24 hours or more does not exist; UTC must stay in 1..9999
         fine = (minutes < 24 * 60) & (utc >= MIN_US) & (utc <= MAX_US)
         good[rest] = fine
-        out[rest] = utc_text_matrix(np.where(fine, utc, 0))
-    return scatter_bools(n, where, good), scatter_strings(n, where, fixed_width_strings(out))
+        micros[rest] = np.where(fine, utc, 0)
+    out_ok = scatter_bools(n, where, good)
+    out_micros = np.zeros(n, dtype=np.int64)
+    out_micros[where] = np.where(good, micros, 0)
+    return out_ok, out_micros
 
 
-def check_column(
-    column: Column, raw: pa.Array, ascii_only: bool, escape: np.ndarray, want_day: bool = False
-) -> Checked:
+_DAY_US = 86_400_000_000
+
+
+def _typed(n: int, where: np.ndarray, values: pa.Array) -> pa.Array:
+    return scatter(n, where, values)
+
+
+def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool = False) -> Checked:
     """Vectorized parse_value over one column: which values the reference certainly accepts,
-    and their JSON text. Conservative: whatever it does not accept, the reference decides."""
+    and their typed values. Conservative: whatever it does not accept, the reference decides."""
     n = len(raw)
     text = (
         pc.ascii_trim(raw, characters=ASCII_WHITESPACE)
@@ -157,11 +137,11 @@ def check_column(
         ok &= length <= column.max_length
     day = None
     kind = column.type
-    quoted = kind in ("STRING", "NUMERIC", "DATE", "TIMESTAMP")
+    arrow_type = ARROW_TYPES[kind]
     if not ok.any():
-        rendered = pa.nulls(n, pa.string())
+        values = pa.nulls(n, arrow_type)
     elif kind == "STRING":
-        rendered = _json_escaped(text, escape)
+        values = text
         if column.check == "email":
             ok &= bools(pc.string_is_ascii(text)) & _matches(text, _EMAIL)
         if column.pattern is not None:
@@ -172,45 +152,50 @@ def check_column(
             ok &= bools(pc.is_in(text, value_set=pa.array(list(column.allowed_values), pa.string())))
     elif kind == "NUMERIC":
         ok &= _matches(text, _NUMERIC)
-        value = text
-        if pc.any(pc.starts_with(text, "+")).as_py():
-            value = pc.replace_substring_regex(text, r"^\+", "")
-        rendered = value
+        where = np.flatnonzero(ok)
+        value = text.take(where)
+        if pc.any(pc.starts_with(value, "+")).as_py():
+            value = pc.replace_substring_regex(value, r"^\+", "")
+        values = _typed(n, where, pc.cast(value, arrow_type))
     elif kind == "DATE":
         where = np.flatnonzero(ok & _matches(text, _DATE))
         digits = fixed_digits(text.take(where), [0, 1, 2, 3, 5, 6, 8, 9])
         year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
-        exists = date_exists(year, digits[:, 4] * 10 + digits[:, 5], digits[:, 6] * 10 + digits[:, 7])
+        month, dom = digits[:, 4] * 10 + digits[:, 5], digits[:, 6] * 10 + digits[:, 7]
+        exists = date_exists(year, month, dom)
         ok &= scatter_bools(n, where, exists)
-        rendered = day = text
+        where = where[exists]
+        days = days_from_civil(year[exists], month[exists], dom[exists]).astype(np.int32)
+        values = day = _typed(n, where, pa.array(days, pa.int32()).cast(arrow_type))
     elif kind == "TIMESTAMP":
-        good, day = _check_timestamps(text, ok)
+        good, micros = _check_timestamps(text, ok)
         ok &= good
-        rendered = day
+        where = np.flatnonzero(ok)
+        values = _typed(n, where, pa.array(micros[where], pa.int64()).cast(arrow_type))
+        if want_day:
+            days = np.floor_divide(micros[where], _DAY_US).astype(np.int32)
+            day = _typed(n, where, pa.array(days, pa.int32()).cast(pa.date32()))
     elif kind == "INT64":
         where = np.flatnonzero(ok & _matches(text, _INT64_18))
         ok &= scatter_bools(n, where, np.ones(len(where), dtype=bool))
         parsed = pc.cast(pc.replace_substring_regex(text.take(where), r"^\+", ""), pa.int64())
-        rendered = scatter_strings(n, where, pc.cast(parsed, pa.string()))
+        values = _typed(n, where, parsed)
     elif kind == "FLOAT64":
         where = np.flatnonzero(ok & _matches(text, _FLOAT64))
         floats = np.array([float(v) for v in text.take(where).to_pylist()], dtype=np.float64)
-        ok &= scatter_bools(n, where, np.isfinite(floats))
-        rendered = scatter_strings(n, where, pa.array([repr(v) for v in floats.tolist()], pa.string()))
+        finite = np.isfinite(floats)
+        ok &= scatter_bools(n, where, finite)
+        values = _typed(n, where[finite], pa.array(floats[finite], pa.float64()))
     elif kind == "BOOL":
         lower = pc.ascii_lower(text)
         ok &= bools(pc.string_is_ascii(text)) & bools(pc.is_in(lower, value_set=pa.array(["true", "false", "1", "0"])))
-        rendered = pc.if_else(pc.is_in(lower, value_set=pa.array(["true", "1"])), string_scalar("true"), string_scalar("false"))
+        values = pc.is_in(lower, value_set=pa.array(["true", "1"]))
     else:  # pragma: no cover - contracts.TYPES is closed
         raise ValueError(f"unknown column type {kind}")
     if not column.required and empty.any():
         ok |= empty
         null = pa.array(empty)
-        rendered = pc.if_else(null, string_scalar(None), rendered)
+        values = pc.if_else(null, pa.scalar(None, arrow_type), values)
         if day is not None:
-            day = pc.if_else(null, string_scalar(None), day)
-    if want_day and day is not None:
-        day = pc.utf8_slice_codeunits(day, 0, 10)
-    return Checked(ok, rendered, quoted, day if want_day else None)
-
-
+            day = pc.if_else(null, pa.scalar(None, pa.date32()), day)
+    return Checked(ok, values, day if want_day else None)

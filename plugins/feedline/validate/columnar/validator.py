@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -13,9 +12,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from feedline.contract.model import Contract
-from feedline.validate.columnar.arrow import combined, json_quoted, string_offsets, string_scalar
+from feedline.validate.columnar.arrow import combined
 from feedline.validate.columnar.blocks import (
-    BACKSLASH,
     BLOCK_SIZE,
     COMMA,
     QUOTE,
@@ -26,18 +24,16 @@ from feedline.validate.columnar.blocks import (
 from feedline.validate.columnar.checks import Checked, check_column
 from feedline.validate.columnar.ranges import WHOLE_FILE, FileRange
 from feedline.validate.csvio import FileRejected
-from feedline.validate.outputs import DEADLETTER, VALID, Chunk, DeadletterLines, Stamp, valid_line
+from feedline.validate.outputs import DEADLETTER, VALID, Chunk, Stamp, deadletter_row, deadletter_table, rows_table, valid_schema
 from feedline.validate.header import HeaderPlan, plan_header
 from feedline.validate.rules import FileSummary, RowError, partition_column, validate_record
 
 LOG = logging.getLogger(__name__)
-STAMP_FIELDS = ("_batch_id", "_ingested_at", "_line_number", "_source_file")
 
 
 @dataclass
 class _BlockFacts:
     clean: np.ndarray  # per record: right field count, no NUL, valid UTF-8, ordinary quoting
-    escape: np.ndarray  # per record: a value may hold a character JSON escapes (", \\, control)
     ascii_only: bool
     quoted_newlines: bool  # some clean record has a line end inside quotes
 
@@ -56,7 +52,6 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
     # Fields per record: one more than its commas, less the commas inside quoted fields.
     commas = np.flatnonzero(span == COMMA) + base
     widths = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
-    escape = np.zeros(n, dtype=bool)
     quotes = np.flatnonzero(span == QUOTE) + base if block.has_quotes else np.empty(0, np.int64)
     if len(quotes):
         owner = _owners(starts, quotes)
@@ -67,8 +62,6 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
         opening = opening[owner[opening + 1] == owner[opening]]
         inside = np.searchsorted(commas, quotes[opening + 1]) - np.searchsorted(commas, quotes[opening])
         widths = widths - np.bincount(owner[opening], weights=inside, minlength=n).astype(np.int64)
-        doubled = quotes[:-1][np.diff(quotes) == 1]  # "" : an escaped quote (or an empty value)
-        escape[owner[np.searchsorted(quotes, doubled)]] = True
     clean = widths == width
     if block.tokenized:
         clean[list(block.tokenized)] = False
@@ -80,13 +73,9 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
     if np.count_nonzero(is_control) > terminator.sum():
         controls = np.flatnonzero(is_control) + base
         extra = (np.searchsorted(controls, ends) - np.searchsorted(controls, starts)) > terminator
-        escape |= extra
         nul = controls[a[controls] == 0]
         if len(nul):
             clean[_owners(starts, nul)] = False
-    if block.data.find(b"\\", base, stop) >= 0:
-        backslashes = np.flatnonzero(span == BACKSLASH) + base
-        escape[_owners(starts, backslashes)] = True
     ascii_only = int(span.max()) < 0x80
     if not ascii_only:
         try:
@@ -99,7 +88,7 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
                 except UnicodeDecodeError:
                     clean[i] = False
     quoted_newlines = bool(len(quotes) and (extra & clean).any())
-    return _BlockFacts(clean, escape, ascii_only=ascii_only, quoted_newlines=quoted_newlines)
+    return _BlockFacts(clean, ascii_only=ascii_only, quoted_newlines=quoted_newlines)
 
 
 def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_values: bool) -> pa.Table | None:
@@ -158,7 +147,7 @@ class ColumnarValidator:
     def validate(
         self, stream: BinaryIO, stamp: Stamp, file_range: FileRange = WHOLE_FILE
     ) -> Iterator[Chunk | FileSummary]:
-        """Chunks of valid and deadletter JSON lines, then the FileSummary of what was read
+        """Chunks of valid and deadletter rows (Arrow tables), then the FileSummary of what was read
         (the whole file, or one range of it: ``stream`` is then the range's bytes)."""
         summary = FileSummary(self.contract.feed, reasons={})
         plan: HeaderPlan | None = None
@@ -190,41 +179,35 @@ class ColumnarValidator:
     ) -> Iterator[Chunk]:
         """Chunks for the block's records, read as ``plan`` says; adds them to ``summary``."""
         contract, positions = plan.contract, list(plan.positions)
+        schema = valid_schema(self.contract, plan.added)
         facts = _block_facts(block, width)
         index = np.flatnonzero(facts.clean)
         table = _arrow_rows(block, index, width, facts.quoted_newlines) if len(index) else None
         fast = np.zeros(len(block), dtype=bool)
         if table is not None:
             ok = np.ones(len(index), dtype=bool)
-            rendered: dict[str, Checked] = {}
+            checked: dict[str, Checked] = {}
             days = None
             for column, position in zip(contract.columns, positions):
-                checked = check_column(
-                    column,
-                    combined(table.column(position)),
-                    facts.ascii_only,
-                    facts.escape[index],
-                    want_day=column.name == self.day_column,
+                checked[column.name] = result = check_column(
+                    column, combined(table.column(position)), facts.ascii_only, want_day=column.name == self.day_column
                 )
-                ok &= checked.ok
-                rendered[column.name] = checked
-                days = checked.day if checked.day is not None else days
+                ok &= result.ok
+                days = result.day if result.day is not None else days
             fast[index[ok]] = True
             accepted = int(ok.sum())
             if accepted:
                 keep = None if ok.all() else pa.array(ok)
                 lines = block.lines[index] if keep is None else block.lines[index[ok]]
-                rendered["_line_number"] = Checked(ok, pc.cast(pa.array(lines), pa.string()), quoted=False)
-                yield Chunk(VALID, self._json_lines(contract, rendered, stamp, keep), accepted)
+                yield Chunk(VALID, self._valid_table(schema, checked, stamp, keep, lines))
                 summary.rows_read += accepted
                 summary.rows_valid += accepted
                 if days is not None:
                     extremes = pc.min_max(days if keep is None else pc.filter(days, keep)).as_py()
-                    summary.include_days(extremes["min"], extremes["max"])
+                    summary.include_days(*(d and d.isoformat() for d in (extremes["min"], extremes["max"])))
         # What the fast path did not accept, the reference decides (and gives the reason). For
         # clean records Arrow's fields are csv's: only the others are read by csv again.
         valid, dead = [], []
-        dead_line = DeadletterLines(stamp)
         rejected = index[~ok] if table is not None else np.empty(0, np.int64)
         fields = dict(zip(rejected.tolist(), _rows_of(table, rejected_positions(index, rejected)))) if len(rejected) else {}
         for i in np.flatnonzero(~fast).tolist():
@@ -232,44 +215,35 @@ class ColumnarValidator:
             outcome = validate_record(contract, positions, width, record)
             summary.add(outcome, self.day_column)
             if isinstance(outcome, RowError):
-                dead.append(dead_line(record, outcome))
+                dead.append(deadletter_row(record, outcome, stamp))
             else:
-                valid.append(valid_line(outcome, stamp, record.line_number))
+                valid.append({**outcome, **stamp.where(record.line_number)})
         if valid:
-            yield Chunk(VALID, "\n".join(valid).encode("utf-8"), len(valid))
+            yield Chunk(VALID, rows_table(schema, valid))
         if dead:
-            yield Chunk(DEADLETTER, "\n".join(dead).encode("utf-8"), len(dead))
+            yield Chunk(DEADLETTER, deadletter_table(dead))
 
-    def _json_lines(
-        self, contract: Contract, rendered: dict[str, Checked], stamp: Stamp, keep: pa.Array | None
-    ) -> pa.Buffer:
-        """One JSON object per kept row as outputs.dumps writes it; newline-joined.
-
-        Constant text (keys, stamps, the quotes of values that are never NULL) goes into the
-        template; only the values vary."""
-        constants = {
-            "_batch_id": stamp.batch_id,
-            "_ingested_at": stamp.ingested_at,
-            "_source_file": stamp.source_file,
+    @staticmethod
+    def _valid_table(
+        schema: pa.Schema, checked: dict[str, Checked], stamp: Stamp, keep: pa.Array | None, lines: np.ndarray
+    ) -> pa.Table:
+        """The kept rows as a table of ``schema``: checked columns, the stamps, NULL for the
+        schema's columns the file does not have."""
+        n = len(lines)
+        stamps = {
+            "_batch_id": pa.scalar(stamp.batch_id, pa.string()),
+            "_ingested_at": pa.scalar(stamp.ingested_at_time, schema.field("_ingested_at").type),
+            "_source_file": pa.scalar(stamp.source_file, pa.string()),
         }
-        pieces: list[Any] = []
-        text = ""
-        # The file's columns (its plan's contract: drifted columns left out or added), sorted as dumps sorts.
-        for i, key in enumerate(sorted([*contract.column_names, *STAMP_FIELDS])):
-            text += ("{" if i == 0 else ",") + json.dumps(key) + ":"
-            if key in constants:
-                text += json.dumps(constants[key], ensure_ascii=False)
-                continue
-            checked = rendered[key]
-            values = checked.json if keep is None or key == "_line_number" else pc.filter(checked.json, keep)
-            if checked.quoted and values.null_count == 0:
-                pieces += [string_scalar(text + '"'), values]
-                text = '"'
+        arrays = []
+        for f in schema:
+            if f.name in checked:
+                values = checked[f.name].values
+                arrays.append(values if keep is None else pc.filter(values, keep))
+            elif f.name in stamps:
+                arrays.append(pa.repeat(stamps[f.name], n))
+            elif f.name == "_line_number":
+                arrays.append(pa.array(lines, pa.int64()))
             else:
-                pieces += [string_scalar(text), pc.fill_null(json_quoted(values) if checked.quoted else values, string_scalar("null"))]
-                text = ""
-        pieces.append(string_scalar(text + "}\n"))
-        lines = pc.binary_join_element_wise(*pieces, string_scalar(""))
-        offsets = string_offsets(lines)
-        # The text of all lines, no copy (a copy of ~70 MB per block costs a fresh mmap).
-        return lines.buffers()[2][int(offsets[0]) : int(offsets[-1]) - 1]
+                arrays.append(pa.nulls(n, f.type))
+        return pa.Table.from_arrays(arrays, schema=schema)

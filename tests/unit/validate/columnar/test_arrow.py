@@ -9,11 +9,9 @@ from feedline.validate.columnar.arrow import (
     bools,
     combined,
     fixed_digits,
-    fixed_width_strings,
     ints,
-    json_quoted,
     scatter_bools,
-    scatter_strings,
+    scatter,
     string_offsets,
 )
 
@@ -44,14 +42,8 @@ def test_string_offsets_and_fixed_digits():
     assert fixed_digits(values, [0, 1, 2, 3, 8, 9]).tolist() == [[2, 0, 2, 6, 2, 5], [1, 9, 9, 9, 0, 2]]
 
 
-def test_fixed_width_strings_and_quoting():
-    matrix = np.frombuffer(b"abcdef", dtype=np.uint8).reshape(2, 3)
-    assert fixed_width_strings(matrix).to_pylist() == ["abc", "def"]
-    assert json_quoted(pa.array(["a", None])).to_pylist() == ['"a"', None]
-
-
 def test_scatter_puts_values_where_told():
     assert scatter_bools(4, np.array([1, 3]), np.array([True, True])).tolist() == [False, True, False, True]
-    assert scatter_strings(3, np.array([2]), pa.array(["z"])).to_pylist() == [None, None, "z"]
+    assert scatter(3, np.array([2]), pa.array(["z"])).to_pylist() == [None, None, "z"]
     same = pa.array(["a", "b"])
-    assert scatter_strings(2, np.array([0, 1]), same) is same
+    assert scatter(2, np.array([0, 1]), same) is same

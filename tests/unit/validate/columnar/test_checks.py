@@ -1,13 +1,13 @@
-"""Column checks: exactly what the reference accepts, rendered as the reference writes it."""
+"""Column checks: exactly what the reference accepts, typed as the reference's values convert."""
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
 from feedline.contract.model import Column
 from feedline.validate.columnar import PY_WHITESPACE, check_column
+from feedline.validate.outputs import ARROW_TYPES, rows_table
 from feedline.validate.rules import ValueInvalid, parse_value
 
 
@@ -29,15 +29,16 @@ def test_python_whitespace_is_exactly_what_str_strip_removes():
 )
 def test_accepted_values_are_those_the_reference_accepts(kind, values):
     column = Column(name="c", type=kind, required=False)
-    checked = check_column(column, pa.array(values, pa.string()), True, np.zeros(len(values), dtype=bool))
-    for value, ok, rendered in zip(values, checked.ok.tolist(), checked.json.to_pylist()):
+    schema = pa.schema([pa.field("c", ARROW_TYPES[kind])])
+    checked = check_column(column, pa.array(values, pa.string()), True)
+    assert checked.values.type == ARROW_TYPES[kind]
+    for value, ok, typed in zip(values, checked.ok.tolist(), checked.values.to_pylist()):
         try:
             expected = parse_value(column, value)
         except ValueInvalid:
             expected = ValueInvalid
-        if ok:  # accepted: the reference accepts it too, with the same text
+        if ok:  # accepted: the reference accepts it too, with the same value
             assert expected is not ValueInvalid, value
-            text = None if expected is None else str(expected).lower() if kind == "BOOL" else str(expected)
-            assert rendered == text, value
+            assert typed == rows_table(schema, [{"c": expected}]).column("c")[0].as_py(), value
         else:  # not accepted here: the reference decides; for these values it rejects them
             assert expected is ValueInvalid, value
