@@ -17,19 +17,12 @@ from feedline.local import stack
 from feedline.orchestrate import sql
 from feedline.settings import REPO_ROOT
 from integration.test_dag_runs import dags_test, drop, fingerprint
-from support import reset, rows, run_state
+from support import kill, reset, rows, run_state
 
 pytestmark = pytest.mark.airflow
 
 SAMPLE = "customers_20261126.csv"
 RUN_AFTER = "2026-11-28T00:00:00+00:00"
-
-
-def kill(config, name: str) -> None:
-    """SIGKILL a stack service with its children, as a crash would (no clean shutdown)."""
-    pid = stack._read_pid(config, name)
-    os.killpg(pid, signal.SIGKILL)
-    psutil.Process(pid).wait(timeout=10)
 
 
 def outcome(bq, p) -> dict:
