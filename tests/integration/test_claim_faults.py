@@ -215,3 +215,18 @@ def test_a_file_overwritten_while_it_is_claimed_keeps_its_new_generation(
     assert [f.name for f in second.files] == ["customers_20261125.csv"]
     assert gcs.bucket(settings.landing_bucket).blob(second.files[0].object).download_as_bytes() == new
     assert second.files[0].checksum == "md5:" + base64.b64encode(hashlib.md5(new).digest()).decode()
+
+
+def test_a_retried_claim_names_again_the_objects_it_quarantined(landing, gcs, settings, contracts):
+    """The claim task's retry after BigQuery failed it at the quarantine audit rows
+    (tasks.record_claim_quarantine runs after the claim): the retried claim still names the
+    objects its first try quarantined, so their audit rows and alert are written then."""
+    contract = contracts["customers"]
+    first = claims.claim_files(gcs, settings, contract, "b1")
+    assert list(first.misnamed) == ["customers/notes.txt"]
+    assert claims.claim_files(gcs, settings, contract, "b1") == first
+    # a re-run of the batch (a new attempt) takes its files back and quarantines nothing
+    claims.settle_files(gcs, settings, contract, first, {})
+    rerun = claims.claim_files(gcs, settings, contract, "b1")
+    assert (rerun.attempt, rerun.misnamed) == (1, {})
+    assert claims.claim_files(gcs, settings, contract, "b1").misnamed == {}

@@ -46,6 +46,8 @@ LANDING_KEY = "feedline-landing-object"
 MAX_REASON_CHARS = 2048
 # Manifest key of a claim under way (see claim_files).
 CLAIMING_KEY = "claiming"
+# Manifest key of what the attempt's claim quarantined (a retry of the task reports it again).
+CLAIM_QUARANTINED_KEY = "claim_quarantined"
 
 
 class NameClash(RuntimeError):
@@ -242,6 +244,13 @@ def claim_files(
                 client, settings, contract, batch_id, taken, rejected, copy_only)}
         already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
         manifest.pop(CLAIMING_KEY, None)
+        manifest[CLAIM_QUARANTINED_KEY] = {"attempt": manifest["attempt"], "objects": claim.misnamed}
+    else:
+        # A retry of the task after its claim ended (e.g. BigQuery gone as it wrote the quarantine
+        # audit rows): the same quarantined objects again, or their audit rows would never be written.
+        last = manifest.get(CLAIM_QUARANTINED_KEY, {})
+        if last.get("attempt") == manifest.get("attempt", 0):
+            claim.misnamed = dict(last["objects"])
     claim.attempt = manifest.get("attempt", 0)
     if only_files and "taken" not in manifest:
         # Asked-for files someone else took: found once, kept in the manifest for retries.
