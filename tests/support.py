@@ -97,3 +97,17 @@ def run_state(log: str) -> str | None:
     the log's last: the OpenLineage listener may log its DAG-run event after it."""
     states = re.findall(r"^feedline run_dag: .* state=(\w+)$", log, re.MULTILINE)
     return states[-1] if states else None
+
+
+def kill(config, name: str) -> None:
+    """SIGKILL a local stack service with its children, as a crash would (no clean shutdown)."""
+    import os
+    import signal
+
+    import psutil
+
+    from feedline.local import stack
+
+    pid = stack._read_pid(config, name)
+    os.killpg(pid, signal.SIGKILL)
+    psutil.Process(pid).wait(timeout=10)

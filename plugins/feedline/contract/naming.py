@@ -44,6 +44,13 @@ def output_prefix(feed: str, batch_id: str) -> str:
     return f"batches/{feed}/{batch_id}/"
 
 
+# The Beam job's finished files in each output folder (its sinks write ``<output>/part-...``).
+# Loads read these only: a job killed half way leaves its temporary files in
+# ``<output>/beam-temp-part-<id>/`` (rows the retried job writes again), and BigQuery's ``*``
+# also matches in sub-folders, so ``<output>/*`` would load them twice.
+OUTPUT_FILES = "part-*"
+
+
 def archive_name(feed: str, file_date: str, batch_id: str, file_name: str) -> str:
     """Archived files are grouped by the date in their name, so a backfill can find them."""
     return f"{feed}/date={file_date}/{batch_id}/{file_name}"

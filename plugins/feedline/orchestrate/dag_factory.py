@@ -231,7 +231,7 @@ def load_output(contract: Contract, settings: Settings, output: str) -> BaseOper
     return GCSToBigQueryOperator(
         task_id=f"load_{output}",
         bucket=settings.work_bucket,
-        source_objects=[f"{prefix}{output}/*"],
+        source_objects=[f"{prefix}{output}/{naming.OUTPUT_FILES}"],  # never a killed job's leftovers
         destination_project_dataset_table=f"{{{{ {sql.LOAD_TABLES_MACRO}(run_id, dag_run.run_type)['{output}'] }}}}",
         schema_fields=None if valid else tables.load_output_schema(contract, output),
         schema_object=f"{prefix}{columns.VALID_SCHEMA_OBJECT}" if valid else None,

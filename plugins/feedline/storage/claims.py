@@ -44,6 +44,10 @@ REASON_KEY = "feedline-quarantine-reason"
 LANDING_KEY = "feedline-landing-object"
 # GCS allows 8 KiB of custom metadata per object; a reason naming many objects is cut here.
 MAX_REASON_CHARS = 2048
+# Manifest key of a claim under way (see claim_files).
+CLAIMING_KEY = "claiming"
+# Manifest key of what the attempt's claim quarantined (a retry of the task reports it again).
+CLAIM_QUARANTINED_KEY = "claim_quarantined"
 
 
 class NameClash(RuntimeError):
@@ -169,6 +173,14 @@ def _move(client, source: storage.Blob, dest_bucket: str, dest_name: str, metada
         return False
     copy.metadata = {**(copy.metadata or {}), **metadata}
     copy.patch()
+    # The source must still be the generation copied: one overwritten meanwhile (a producer
+    # re-sending the file) stays in landing for the next run. GCS refuses the delete below
+    # then; the local emulator ignores the precondition and would delete the new generation,
+    # unseen (tests/integration/test_claim_faults.py), so it is looked at first, as in _copy_new.
+    current = source.bucket.get_blob(source.name)
+    if current is None or current.generation != source.generation:
+        copy.delete()
+        return False
     try:
         source.delete(if_generation_match=source.generation)
     except (NotFound, PreconditionFailed):
@@ -200,20 +212,50 @@ def claim_files(
 
     already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
     manifest = _read_manifest(client, settings, contract, batch_id)
-    if not already:
-        # A new attempt of the batch (not a retry of this task, which finds its files above).
-        manifest["attempt"] = manifest.get("attempt", -1) + 1
+    # A try that stopped half way (GCS gone between two moves) left this mark: the files it
+    # already moved are in processing, the rest still in landing. Its retry does the whole step
+    # again (every move is safe to repeat) rather than take only what it finds, which would
+    # leave the rest for another batch, or, in a re-run, drop them from the batch.
+    pending = manifest.get(CLAIMING_KEY)
+    if pending is not None or not already:
+        if pending is None:
+            # A new attempt of the batch (not a retry of this task, which finds its files above).
+            manifest["attempt"] = manifest.get("attempt", -1) + 1
         if manifest.get("files"):
+            _mark_claiming(client, settings, contract, batch_id, manifest, {})
             _take_back(client, settings, manifest, processing)
         elif from_archive:
+            _mark_claiming(client, settings, contract, batch_id, manifest, {})
             _copy_from_archive(client, settings, contract, file_date, processing)
         else:
-            claim.misnamed = _move_from_landing(client, settings, contract, batch_id, only_files, file_date, copy_only)
+            taken, rejected = _plan_from_landing(client, settings, contract, batch_id, only_files, file_date)
+            for blob in taken:  # e.g. one of two colliding objects, alone now: its verdict stands
+                if blob.name in (pending or {}):
+                    rejected[blob.name] = blob, pending[blob.name]
+            # Objects the stopped try quarantined are no longer in landing: its plan names them.
+            earlier = {
+                obj: reason for obj, reason in (pending or {}).items()
+                if client.bucket(settings.quarantine_bucket).blob(
+                    naming.quarantine_name(contract.feed, batch_id, naming.relative_name(contract.feed, obj))).exists()
+            }
+            plan = {**(pending or {}), **{obj: reason for obj, (_, reason) in rejected.items()}}
+            _mark_claiming(client, settings, contract, batch_id, manifest, plan)
+            claim.misnamed = {**earlier, **_move_from_landing(
+                client, settings, contract, batch_id, taken, rejected, copy_only)}
         already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
+        manifest.pop(CLAIMING_KEY, None)
+        manifest[CLAIM_QUARANTINED_KEY] = {"attempt": manifest["attempt"], "objects": claim.misnamed}
+    else:
+        # A retry of the task after its claim ended (e.g. BigQuery gone as it wrote the quarantine
+        # audit rows): the same quarantined objects again, or their audit rows would never be written.
+        last = manifest.get(CLAIM_QUARANTINED_KEY, {})
+        if last.get("attempt") == manifest.get("attempt", 0):
+            claim.misnamed = dict(last["objects"])
     claim.attempt = manifest.get("attempt", 0)
     if only_files and "taken" not in manifest:
         # Asked-for files someone else took: found once, kept in the manifest for retries.
-        mine = {naming.file_name(b.name) for b in already}
+        # (Objects this claim quarantined are no one else's either.)
+        mine = {naming.file_name(b.name) for b in already} | {naming.file_name(o) for o in claim.misnamed}
         missing = sorted({naming.file_name(f) for f in only_files} - mine)
         manifest["taken"] = locate_files(client, settings, contract, missing, exclude_batch=batch_id)
     claim.taken = manifest.get("taken", {})
@@ -293,12 +335,17 @@ def _quarantine_from_landing(client, settings, contract, batch_id, blob, reason:
     return _move(client, blob, settings.quarantine_bucket, dest, metadata)
 
 
-def _move_from_landing(client, settings, contract, batch_id, only_files, file_date, copy_only=False) -> dict[str, str]:
-    """Landing -> the batch's processing prefix, or quarantine with a reason: misnamed, a name
-    too long, or a base name shared with another object of the claim (never overwritten).
-    Returns the quarantined objects -> reason (a dry run moves none, and reports them)."""
+def _mark_claiming(client, settings, contract, batch_id, manifest: dict, plan: dict[str, str]) -> None:
+    """Written before a claim moves anything (see claim_files): the attempt, and the landing
+    objects it will quarantine -> reason."""
+    manifest[CLAIMING_KEY] = plan
+    _write_manifest(client, settings, contract, batch_id, manifest)
+
+
+def _plan_from_landing(client, settings, contract, batch_id, only_files, file_date):
+    """What a claim from landing takes (blobs) and quarantines (object -> (blob, reason)):
+    misnamed, a name too long, or a base name shared with another object of the claim."""
     landing = client.bucket(settings.landing_bucket)
-    processing = naming.processing_prefix(contract.feed, batch_id)
     wanted = {naming.file_name(f) for f in only_files} if only_files else None
     longest = naming.longest_file_name(contract.feed, batch_id)
     rejected: dict[str, tuple[storage.Blob, str]] = {}
@@ -320,6 +367,14 @@ def _move_from_landing(client, settings, contract, batch_id, only_files, file_da
         for object_name in objects:
             blob = next(b for b in taken if b.name == object_name)
             rejected[object_name] = blob, collision_reason(naming.file_name(object_name), objects)
+    return taken, rejected
+
+
+def _move_from_landing(client, settings, contract, batch_id, taken, rejected, copy_only=False) -> dict[str, str]:
+    """Landing -> the batch's processing prefix, or quarantine with a reason (the plan of
+    _plan_from_landing); never overwritten. Returns the quarantined objects -> reason (a dry
+    run moves none, and reports them)."""
+    processing = naming.processing_prefix(contract.feed, batch_id)
     misnamed: dict[str, str] = {}
     for object_name, (blob, reason) in sorted(rejected.items()):
         if copy_only or _quarantine_from_landing(client, settings, contract, batch_id, blob, reason):
@@ -378,9 +433,6 @@ def settle_files(
     for f in claim.files:
         blob = client.bucket(settings.landing_bucket).blob(f.object)
         entry = manifest.setdefault("files", {}).setdefault(f.name, {"origin": f.origin, "location": None})
-        if not blob.exists():  # settled by an earlier try of this task
-            places[f.name] = entry["location"]
-            continue
         if f.name in rejected:
             bucket, dest = settings.quarantine_bucket, naming.quarantine_name(contract.feed, claim.batch_id, f.name)
             metadata = {REASON_KEY: metadata_text(rejected[f.name])}
@@ -389,9 +441,16 @@ def settle_files(
             dest = naming.archive_name(contract.feed, f.file_date or "unknown", claim.batch_id, f.name)
             metadata = {}
         place, previous = f"gs://{bucket}/{dest}", entry.get("location")
-        if f.origin == "archive" and f.name not in rejected:
-            blob.delete()  # a backfill's copy: the archive already holds the file
-            place = previous or place
+        backfilled = f.origin == "archive" and f.name not in rejected
+        if backfilled:
+            place = previous or place  # the archive already holds the file
+        # The place is decided before looking for the file: a try that stopped half way (GCS gone
+        # after some moves) wrote no manifest, and its retry must still record where each file
+        # went (the manifest's old location, or none, would make a re-run drop the file).
+        if not blob.exists():
+            pass  # settled by an earlier try of this task
+        elif backfilled:
+            blob.delete()  # a backfill's copy
         elif place == previous and client.bucket(bucket).blob(dest).exists():
             # A re-run settling the file where it took it back from: that object is the file.
             if metadata:  # this attempt's reason
@@ -401,9 +460,13 @@ def settle_files(
             blob.delete()
         else:
             _move(client, blob, bucket, dest, metadata)
-            if previous and previous != place:
-                old_bucket, _, old_name = previous.removeprefix("gs://").partition("/")
-                client.bucket(old_bucket).blob(old_name).delete()
+        if previous and previous != place and client.bucket(bucket).blob(dest).exists():
+            # The file is at its new place: its copy at the old one goes (unless an earlier try
+            # of this task removed it).
+            old_bucket, _, old_name = previous.removeprefix("gs://").partition("/")
+            old = client.bucket(old_bucket).blob(old_name)
+            if old.exists():
+                old.delete()
         entry["location"] = place
         places[f.name] = place
     _write_manifest(client, settings, contract, claim.batch_id, manifest)
