@@ -420,6 +420,7 @@ def run(argv: list[str] | None = None) -> beam.runners.runner.PipelineResult:
     if missing:
         raise ValueError(f"missing required options: {', '.join(missing)}")
     use_emulator_credentials()
+    logging.info("Apache Beam %s", beam.__version__)  # the operator's own version probe is skipped (beam-python)
     contract = read_contract(ingest.contract)
     if contract.feed != ingest.feed:
         raise ValueError(f"--feed {ingest.feed!r} but {ingest.contract} describes {contract.feed!r}")

@@ -45,9 +45,13 @@ from feedline.orchestrate import alerts, assets, columns, dataflow, events, laun
 from feedline.orchestrate.bq_calls import BIGQUERY_CALL_RETRY
 from feedline.orchestrate.params import RUN_PARAMS, skip_in_dry_run
 from feedline.orchestrate.tasks import GCP_CONN_ID
-from feedline.settings import Settings, from_env
+from feedline.settings import REPO_ROOT, Settings, from_env
 
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+# Local runs' interpreter for the Beam job (see the script: it skips the provider's version probe).
+BEAM_PYTHON = REPO_ROOT / "beam_jobs" / "feedline_beam" / "beam-python"
 
 
 def xcom(key: str, task_id: str = "claim_files") -> str:
@@ -201,7 +205,10 @@ def validate_rows(contract: Contract, settings: Settings, launch_options: XComAr
             py_file=str(settings.beam_pipeline),
             runner=launch.LOCAL_RUNNER,  # FnApiRunner without DirectRunner's Prism download attempt
             pipeline_options=launch_options,
-            py_interpreter=sys.executable,
+            # The job runs as `beam-python PYTHON pipeline.py ...`: the script answers the
+            # operator's version probe without importing apache_beam in a second interpreter.
+            py_interpreter=str(BEAM_PYTHON),
+            py_options=[sys.executable],
             gcp_conn_id=GCP_CONN_ID,
             pool=settings.beam_pool,
             pre_execute=job_lineage,
