@@ -55,9 +55,11 @@ if __name__ == "__main__":
 
 import apache_beam as beam  # noqa: E402
 import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 import yaml  # noqa: E402
 from apache_beam import coders  # noqa: E402
-from apache_beam.io import fileio  # noqa: E402
+from apache_beam.io import fileio, parquetio  # noqa: E402
+from apache_beam.io.filebasedsink import FileBasedSink  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.metrics import Metrics  # noqa: E402
@@ -95,7 +97,30 @@ class ChunkCoder(coders.Coder):
         return True
 
 
+class TableCoder(coders.Coder):
+    """Arrow tables (what WriteChunks hands the Parquet sink) as Arrow IPC streams. Never used
+    to move a table (that step is fused with validation); it gives the runner's element-size
+    sampling the table's size. Without it the tables are typed Any, and the sampling pickles
+    whole tables: about 0.6 s per worker on the 5M-row bench."""
+
+    def encode(self, table: pa.Table) -> bytes:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
+
+    def decode(self, encoded: bytes) -> pa.Table:
+        return pa.ipc.open_stream(encoded).read_all()
+
+    def estimate_size(self, table: pa.Table) -> int:
+        return table.nbytes
+
+    def is_deterministic(self) -> bool:
+        return True
+
+
 coders.registry.register_coder(outputs.Chunk, ChunkCoder)
+coders.registry.register_coder(pa.Table, TableCoder)
 DEFAULT_RANGE_MB = 128
 # Local runs: a batch of at least this many MB gets one worker process per core; smaller ones
 # run in the job's process. Measured on the 2-core machine (beam_jobs/README.md): 2 forked
@@ -259,7 +284,7 @@ class ValidateBatch(beam.PTransform):
                 ValidateRange(self.contract, self.batch_id, self.ingested_at, self.engine, self.block_size,
                               self.valid_schema)
             )
-            .with_output_types(outputs.Chunk)
+            .with_output_types(outputs.Chunk, **{ValidateRange.DEADLETTER: outputs.Chunk})
             .with_outputs(ValidateRange.DEADLETTER, ValidateRange.SUMMARY_PARTS, main="valid")
         )
         summary = (
@@ -285,20 +310,40 @@ class WriteJsonLines(beam.PTransform):
         )
 
 
+class _ParquetSink(parquetio._ParquetSink):
+    """WriteToParquetBatched's sink, with the writer options it does not expose: a dictionary
+    only for the columns ``dictionary`` names, and no column statistics (BigQuery's load reads
+    neither). Together about 40% less writing time than pyarrow's defaults, for output 1% larger
+    (bench: 1.84 s -> 1.09 s for 5M rows)."""
+
+    def __init__(self, prefix: str, schema: pa.Schema, dictionary: list[str]):
+        super().__init__(
+            prefix, schema, codec="zstd", use_deprecated_int96_timestamps=False,
+            use_compliant_nested_type=False, file_name_suffix=".parquet", num_shards=0,
+            shard_name_template=None, mime_type="application/x-parquet", triggering_frequency=None,
+        )
+        self.dictionary = dictionary
+
+    def open(self, temp_path):
+        self._file_handle = FileBasedSink.open(self, temp_path)  # the file, as the parent's open
+        return pq.ParquetWriter(
+            self._file_handle, self._schema, compression=self._codec,
+            use_dictionary=self.dictionary, write_statistics=False,
+        )
+
+
 class WriteChunks(beam.PTransform):
     """Chunks of one output -> Parquet files of ``schema`` (zstd), one row group per chunk."""
 
-    def __init__(self, prefix: str, schema: pa.Schema):
+    def __init__(self, prefix: str, schema: pa.Schema, dictionary: list[str]):
         super().__init__()
-        self.prefix, self.schema = prefix, schema
+        self.prefix, self.schema, self.dictionary = prefix, schema, dictionary
 
     def expand(self, pcoll):
         return (
             pcoll
-            | "Tables" >> beam.Map(lambda chunk: chunk.table)
-            | "Write" >> beam.io.WriteToParquetBatched(
-                self.prefix, self.schema, codec="zstd", file_name_suffix=".parquet"
-            )
+            | "Tables" >> beam.Map(lambda chunk: chunk.table).with_output_types(pa.Table)
+            | "Write" >> beam.io.Write(_ParquetSink(self.prefix, self.schema, self.dictionary))
         )
 
 
@@ -406,8 +451,11 @@ def build(pipeline: beam.Pipeline, contract: Contract, options: PipelineOptions,
         range_bytes=range_bytes(options, batch_bytes), block_size=block_bytes(options),
         valid_schema=valid_schema,
     )
-    results.valid | "WriteValid" >> WriteChunks(out + "valid/part", valid_schema)
-    results.deadletter | "WriteDeadletter" >> WriteChunks(out + "deadletter/part", outputs.deadletter_schema())
+    results.valid | "WriteValid" >> WriteChunks(
+        out + "valid/part", valid_schema, outputs.dictionary_columns(valid_schema, contract.key))
+    dead_schema = outputs.deadletter_schema()
+    results.deadletter | "WriteDeadletter" >> WriteChunks(
+        out + "deadletter/part", dead_schema, outputs.dictionary_columns(dead_schema, ["raw_line"]))
     results.summary | "WriteSummary" >> WriteJsonLines(out + "summary/part")
     return results
 

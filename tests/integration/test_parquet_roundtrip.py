@@ -133,3 +133,23 @@ def test_emulator_fails_a_parquet_load_whose_schema_names_a_column_the_file_lack
                                     decimal_target_types=tables.PARQUET_DECIMAL_TARGET_TYPES)
     with pytest.raises(GoogleAPICallError):
         bq.load_table_from_uri(f"{prefix}valid/*", table, job_config=config).result()
+
+
+def test_the_job_writes_dictionaries_for_repeated_strings_only_and_no_statistics(written):
+    import io
+
+    import pyarrow.parquet as pq
+
+    from feedline.local.provision import storage_client
+
+    settings, prefix = written
+    bucket, folder = prefix.removeprefix("gs://").split("/", 1)
+    blob = next(b for b in storage_client(settings.project).list_blobs(bucket, prefix=f"{folder}valid/")
+                if b.name.endswith(".parquet"))
+    metadata = pq.ParquetFile(io.BytesIO(blob.download_as_bytes())).metadata
+    columns = [metadata.row_group(0).column(i) for i in range(metadata.num_columns)]
+    with_dictionary = {c.path_in_schema for c in columns if c.dictionary_page_offset is not None}
+    assert "id" in EVERYTHING.key and "id" not in with_dictionary  # the key: unique values
+    assert {"name", "country", "_batch_id", "_source_file"} <= with_dictionary
+    assert not with_dictionary & {"amount", "ts", "_line_number"}
+    assert not any(c.is_stats_set for c in columns)

@@ -67,6 +67,14 @@ def deadletter_schema() -> pa.Schema:
     return arrow_schema(tables.layout()["tables"]["deadletter"]["extra_columns"])
 
 
+def dictionary_columns(schema: pa.Schema, distinct: Iterable[str] = ()) -> list[str]:
+    """The string columns worth a Parquet dictionary: all but those whose values are mostly
+    distinct (``distinct``: a feed's key, a deadletter row's text). Repeated strings (the
+    stamps, codes, a customer id) shrink to a few bits; a dictionary over unique values, or
+    over numbers and times, costs writing time for nothing."""
+    return [f.name for f in schema if pa.types.is_string(f.type) and f.name not in set(distinct)]
+
+
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)  # "...Z" and "+00:00" both (Python 3.11)
 
@@ -192,8 +200,8 @@ def summary_row(summary: FileSummary, source_file: str) -> dict[str, Any]:
 
 def merge_summaries(feed: str, parts: list[tuple[int, FileSummary]]) -> FileSummary:
     """One file's summary from the summaries of its ranges (by range index). A range that
-    failed ends the file there, as reading it in one go would have (later ranges only run
-    when planning proved the file reads cleanly, so this is the whole-file case)."""
+    failed ends the file there, as reading it in one go would have. (Planning reads every range
+    but the last, and makes a file that fails there one range: only the last range can fail.)"""
     merged = FileSummary(feed, reasons={})
     ordered = sorted(parts, key=lambda p: p[0])
     for name in DRIFT_FIELDS:  # one header per file: every range read it the same way

@@ -35,9 +35,10 @@ WHOLE_FILE = FileRange(0, 1)
 def plan_ranges(stream: BinaryIO, size: int, contract: Contract, range_bytes: int, block_size: int = BLOCK_SIZE) -> list[FileRange]:
     """Ranges of about ``range_bytes`` that start exactly at records (found by the same scan
     that validation runs, so quoted newlines and odd quoting are respected), or the whole
-    file as one range when it is small, gzipped, or anything about it is not plain sailing
-    (a bad header, a read error, a runaway field): then one worker reproduces the reference's
-    outcome in order."""
+    file as one range when it is small, gzipped, or anything before the last cut is not plain
+    sailing (a bad header, a runaway field): then one worker reproduces the reference's outcome
+    in order. The scan stops at the last cut: what follows is the last range's, and its worker
+    finds any failure there at the line a whole-file read finds it (merge_summaries)."""
     count = size // range_bytes if range_bytes > 0 else 0
     if count < 2:
         return [WHOLE_FILE]
@@ -58,6 +59,8 @@ def plan_ranges(stream: BinaryIO, size: int, contract: Contract, range_bytes: in
                 if i > 0 or cuts or block.offset > 0:  # never cut before the header
                     if not cuts or cuts[-1][0] < absolute[i]:
                         cuts.append((int(absolute[i]), int(block.lines[i])))
+            if not targets:  # the rest of the file is the last range's: its worker reads it
+                break
     except FileRejected:
         return [WHOLE_FILE]
     if header is None or not cuts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 from datetime import date
@@ -36,6 +37,56 @@ def test_ranges_cover_every_record_once_and_merge_to_the_whole_file(feed, range_
         lines["valid"] += out.valid
         lines["deadletter"] += out.deadletter
     reference = row_path(contract, data)
+    assert merge_summaries(contract.feed, parts) == reference.summary
+    assert _by_line(lines["valid"]) == reference.valid and _by_line(lines["deadletter"]) == reference.deadletter
+
+
+class _CountingStream(io.BytesIO):
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.furthest = 0
+
+    def read(self, size=-1):
+        out = super().read(size)
+        self.furthest = max(self.furthest, self.tell())
+        return out
+
+    def read1(self, size=-1):
+        out = super().read1(size)
+        self.furthest = max(self.furthest, self.tell())
+        return out
+
+
+def test_planning_reads_no_further_than_the_block_of_the_last_cut():
+    data = generate("transactions", 20_000, 0.05, 4, date(2026, 11, 25))
+    stream = _CountingStream(data)
+    ranges = plan_ranges(stream, len(data), CONTRACTS["transactions"], len(data) // 4, block_size=16_000)
+    assert len(ranges) == 4
+    assert stream.furthest <= ranges[-1].start + 2 * 16_000 < len(data) - 16_000
+
+
+def test_a_file_rejected_after_the_last_cut_merges_to_the_whole_files_outcome(monkeypatch, request):
+    # The last range is read only by its worker: a runaway quoted field there must end the
+    # file exactly where reading it in one go ends it (same rows, same error and line).
+    monkeypatch.setattr("feedline.validate.csvio.FIELD_SIZE_LIMIT", 5000)
+    monkeypatch.setattr("feedline.validate.columnar.blocks.FIELD_SIZE_LIMIT", 5000)
+    limit = csv.field_size_limit(5000)
+    request.addfinalizer(lambda: csv.field_size_limit(limit))
+    data = generate("transactions", 3000, 0.05, 4, date(2026, 11, 25))
+    data += b'T9,C1,"1' + b"9" * 6000 + b"\n"
+    contract = CONTRACTS["transactions"]
+    ranges = plan_ranges(io.BytesIO(data), len(data), contract, len(data) // 3, block_size=7000)
+    assert len(ranges) == 3
+    validator = ColumnarValidator(contract, block_size=5000)
+    parts, lines = [], {"valid": [], "deadletter": []}
+    for file_range in ranges:
+        out = collect(validator.validate(open_range(io.BytesIO(data), file_range), STAMP, file_range))
+        parts.append((file_range.index, out.summary))
+        lines["valid"] += out.valid
+        lines["deadletter"] += out.deadletter
+    reference = row_path(contract, data)
+    assert reference.summary.file_error and "line" in reference.summary.file_error
+    assert parts[-1][1].file_error == reference.summary.file_error
     assert merge_summaries(contract.feed, parts) == reference.summary
     assert _by_line(lines["valid"]) == reference.valid and _by_line(lines["deadletter"]) == reference.deadletter
 
