@@ -20,6 +20,7 @@ its dotted path); Dataflow runs never touch this module.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -40,6 +41,7 @@ from apache_beam.transforms import environments
 NAME = f"{__name__}.LocalRunner"
 CLIENT = Path(__file__).with_name("_fork_client.py")
 _LOGGER = logging.getLogger(__name__)
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
 
 
 def _read_request(conn: socket.socket) -> dict[str, str]:
@@ -68,13 +70,16 @@ def _run_worker(environment: dict[str, str]) -> int:
         return 1
 
 
-def _serve(listener: socket.socket, parent: int) -> None:
-    """The fork server's loop: one forked SDK worker per connection, until the job ends."""
+def _serve(listener: socket.socket, parent: int, workers: int) -> None:
+    """The fork server's loop: one forked SDK worker per connection, until it has forked
+    ``workers`` (all a run starts: the runner starts its workers once, and a worker that dies
+    fails the run) or the job ends. Then it exits: an idle copy of the job's process would only
+    add its memory to the job's (it is its own process, so its resident pages count again)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     listener.settimeout(1.0)
-    while os.getppid() == parent:  # the job died without stopping us: stop too
+    while workers > 0 and os.getppid() == parent:  # the job died without stopping us: stop too
         try:
             conn, _ = listener.accept()
         except TimeoutError:
@@ -92,25 +97,37 @@ def _serve(listener: socket.socket, parent: int) -> None:
             finally:
                 os._exit(code)
         conn.close()
+        workers -= 1
+
+
+def _adopt_orphans() -> None:
+    """Make the job its workers' parent once the fork server has exited (Linux's child
+    subreaper), so they stay in the job's process tree: what watches the job (a task's
+    process, the bench's memory figure) still sees them."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1)
+    except (OSError, AttributeError):  # not Linux: the workers are the fork server's orphans
+        _LOGGER.debug("no child subreaper here")
 
 
 class ForkServer:
-    """A copy of the job's process (forked before the runner starts threads) that forks SDK
-    workers on request; ``command`` is what Beam runs to start one."""
+    """A copy of the job's process (forked before the runner starts threads) that forks
+    ``workers`` SDK workers on request; ``command`` is what Beam runs to start one."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int) -> None:
         self.directory = tempfile.mkdtemp(prefix="feedline-workers-")
         self.path = os.path.join(self.directory, "fork.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(self.path)
         listener.listen(64)
+        _adopt_orphans()
         parent = os.getpid()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             try:
-                _serve(listener, parent)
+                _serve(listener, parent, workers)
             finally:
                 os._exit(0)
         listener.close()
@@ -162,7 +179,7 @@ class LocalRunner(fn_runner.FnApiRunner):
             return super().run_pipeline(pipeline, options)
         quiet = _QuietModeWarning()
         logging.getLogger(fn_runner.__name__).addFilter(quiet)
-        with ForkServer() as server:
+        with ForkServer(workers) as server:
             _LOGGER.info("Running with %d worker processes forked from the job's process", workers)
             self._default_environment = environments.SubprocessSDKEnvironment.from_command_string(server.command)
             direct.direct_running_mode = "in_memory"  # keeps our environment (Beam's would start fresh interpreters)
