@@ -23,6 +23,7 @@ Decisions (each has a test):
 from __future__ import annotations
 
 import math
+from collections import Counter
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -50,6 +51,19 @@ UNDECODABLE = re.compile("[\udc80-\udcff]")
 WRONG_FIELD_COUNT = "wrong number of fields"
 NOT_UTF8 = "not valid UTF-8"
 NUL_BYTE = "contains a NUL byte"
+# Per-column reasons the columnar path also decides on its own (feedline.validate.columnar.checks).
+MISSING = "required value is missing"
+NOT_NUMERIC = "not a plain decimal NUMERIC"
+NOT_DATE = "not a DATE (YYYY-MM-DD)"
+NO_SUCH_DATE = "date does not exist"
+NOT_TIMESTAMP = "not a TIMESTAMP (ISO 8601)"
+NO_SUCH_TIMESTAMP = "timestamp does not exist"
+NOT_ALLOWED = "not an allowed value"
+NOT_EMAIL = "not an email address"
+
+
+def too_long(max_length: int) -> str:
+    return f"longer than {max_length} characters"
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ class ValueInvalid(ValueError):
 
 def _parse_numeric(text: str) -> str:
     if not NUMERIC.match(text):
-        raise ValueInvalid("not a plain decimal NUMERIC")
+        raise ValueInvalid(NOT_NUMERIC)
     return text.lstrip("+")
 
 
@@ -98,17 +112,17 @@ def _parse_bool(text: str) -> bool:
 def _parse_date(text: str) -> str:
     match = DATE.match(text)
     if not match:
-        raise ValueInvalid("not a DATE (YYYY-MM-DD)")
+        raise ValueInvalid(NOT_DATE)
     try:
         return date(*map(int, match.groups())).isoformat()
     except ValueError:
-        raise ValueInvalid("date does not exist") from None
+        raise ValueInvalid(NO_SUCH_DATE) from None
 
 
 def _parse_timestamp(text: str) -> str:
     match = TIMESTAMP.match(text)
     if not match:
-        raise ValueInvalid("not a TIMESTAMP (ISO 8601)")
+        raise ValueInvalid(NOT_TIMESTAMP)
     y, mo, d, h, mi, s, frac, utc, sign, oh, om = match.groups()
     try:
         offset = timedelta(0)
@@ -122,7 +136,7 @@ def _parse_timestamp(text: str) -> str:
             tzinfo=timezone(offset),
         )
     except ValueError:
-        raise ValueInvalid("timestamp does not exist") from None
+        raise ValueInvalid(NO_SUCH_TIMESTAMP) from None
     try:
         utc = moment.astimezone(timezone.utc)
     except OverflowError:
@@ -147,17 +161,17 @@ def parse_value(column: Column, text: str) -> Any:
     text = text.strip()
     if text == "":
         if column.required:
-            raise ValueInvalid("required value is missing")
+            raise ValueInvalid(MISSING)
         return None
     if column.max_length is not None and len(text) > column.max_length:
-        raise ValueInvalid(f"longer than {column.max_length} characters")
+        raise ValueInvalid(too_long(column.max_length))
     value = PARSERS[column.type](text)
     if column.check == "email" and not EMAIL.match(text):
-        raise ValueInvalid("not an email address")
+        raise ValueInvalid(NOT_EMAIL)
     if column.pattern is not None and not re.fullmatch(column.pattern, text):
         raise ValueInvalid("does not match the column's pattern")
     if column.allowed_values is not None and text not in column.allowed_values:
-        raise ValueInvalid("not an allowed value")
+        raise ValueInvalid(NOT_ALLOWED)
     return value
 
 
@@ -242,6 +256,14 @@ class FileSummary:
             if day is not None:
                 day = day[:10]  # DATE, or a TIMESTAMP normalised to UTC
                 self.include_days(day, day)
+
+    def add_rejections(self, keys: Iterable[str]) -> None:
+        """Rows deadlettered for the reasons ``keys`` (one per row), counted as add() counts them."""
+        for key, count in Counter(keys).items():
+            self.rows_read += count
+            self.rows_deadletter += count
+            self.reasons = self.reasons or {}
+            self.reasons[key] = self.reasons.get(key, 0) + count
 
     def include_days(self, first: str | None, last: str | None) -> None:
         """Widen partition_min..partition_max to cover the days given (None: no day)."""

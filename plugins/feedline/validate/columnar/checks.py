@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +13,9 @@ from feedline.contract.model import Column
 from feedline.validate.columnar.arrow import bools, fixed_digits, ints, scatter, scatter_bools, string_offsets, string_scalar
 from feedline.validate.columnar.civil import MAX_US, MIN_US, date_exists, days_from_civil
 from feedline.validate.outputs import ARROW_TYPES
+from feedline.validate.rules import (
+    MISSING, NO_SUCH_DATE, NO_SUCH_TIMESTAMP, NOT_ALLOWED, NOT_DATE, NOT_EMAIL, NOT_NUMERIC, NOT_TIMESTAMP, too_long,
+)
 
 # Exactly what str.strip() removes (str.isspace(); a test compares with all of Unicode).
 PY_WHITESPACE = (
@@ -21,15 +24,16 @@ PY_WHITESPACE = (
 )
 ASCII_WHITESPACE = "".join(c for c in PY_WHITESPACE if c < "\x80")
 
-# RE2 twins of rules.py's patterns. They see ASCII-only values (others go to the reference),
-# where Python's \d is [0-9] and \s is ASCII_WHITESPACE; $ after strip() is the end.
+# RE2 twins of rules.py's patterns, exact on any value: those use re.ASCII (\d is [0-9]), and
+# EMAIL's Unicode \s is spelled out; $ after strip() is the end. Both the acceptances and the
+# rejections they decide are the reference's.
 _NUMERIC = r"^[+-]?[0-9]{1,29}(\.[0-9]{1,9})?$"
 _INT64_18 = r"^[+-]?[0-9]{1,18}$"  # 19 digits may overflow: the reference decides those
 _FLOAT64 = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP_REST = r"^(\.[0-9]{1,6})?(Z|z| UTC|[+-][0-9]{2}:?[0-9]{2})?$"
 _TIMESTAMP_TAIL = r"^(?:\.(?P<frac>[0-9]{1,6}))?(?:(?P<utc>Z|z| UTC)|(?P<sign>[+-])(?P<oh>[0-9]{2}):?(?P<om>[0-9]{2}))?$"
-_NOT_SPACE_AT = r"[^@\t\n\x0b\x0c\r\x1c-\x1f ]"
+_NOT_SPACE_AT = f"[^@{PY_WHITESPACE}]"  # Python's [^@\s] on any str: RE2's \s is ASCII only
 _EMAIL = rf"^{_NOT_SPACE_AT}+@{_NOT_SPACE_AT}+\.{_NOT_SPACE_AT}+$"
 
 
@@ -38,6 +42,9 @@ class Checked:
     ok: np.ndarray  # per row: the reference certainly accepts the value
     values: pa.Array  # the typed value (outputs.ARROW_TYPES) where ``ok``, NULL for NULL
     day: pa.Array | None = None  # date32: the partition column's day (UTC for a TIMESTAMP)
+    # reason (rules.py's text) -> per row: the reference certainly rejects the value with it.
+    # Rows neither ok nor rejected here are the reference's to decide.
+    rejected: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _matches(values: pa.Array, pattern: str) -> np.ndarray:
@@ -47,15 +54,24 @@ def _matches(values: pa.Array, pattern: str) -> np.ndarray:
 _DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
 
 
-def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(certainly valid, microseconds since the epoch in UTC) per value, as
-    rules._parse_timestamp reads it (the microseconds are 0 where not valid).
+@dataclass
+class _Timestamps:
+    ok: np.ndarray  # certainly valid
+    micros: np.ndarray  # since the epoch in UTC where ok, else 0
+    not_iso: np.ndarray  # certainly NOT_TIMESTAMP: no ``YYYY-MM-DD?HH:MM:SS`` head, or a length no tail gives
+    no_such: np.ndarray  # certainly NO_SUCH_TIMESTAMP: a well-formed UTC time that does not exist
+
+
+def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> _Timestamps:
+    """The ``candidates`` (non-empty values) as rules._parse_timestamp reads them.
 
     The fixed head ``YYYY-MM-DD?HH:MM:SS`` is checked on its bytes; the tail (fraction,
-    ``Z``, offset, `` UTC``) by a regex, only for values that have one."""
+    ``Z``, offset, `` UTC``) by a regex, only for values that have one. A value the regex
+    can match has 19 to 32 ASCII characters; a non-ASCII byte in the head breaks its shape."""
     n = len(text)
     lengths = np.diff(string_offsets(text))
-    where = np.flatnonzero(candidates & (lengths >= 19) & (lengths <= 32))
+    fits = (lengths >= 19) & (lengths <= 32)
+    where = np.flatnonzero(candidates & fits)
     sub = text.take(where) if len(where) < n else text
     offsets = string_offsets(sub)
     lengths = np.diff(offsets)
@@ -89,6 +105,9 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarra
     micros = seconds * 1_000_000
     zone = data[np.minimum(offsets[:-1] + 19, len(data) - 1)]
     simple = (lengths == 19) | ((lengths == 20) & ((zone == ord("Z")) | (zone == ord("z"))))
+    not_iso = candidates & ~fits
+    not_iso[where] = ~shaped
+    no_such = scatter_bools(n, where, simple & shaped & ~good)  # UTC as written: nothing to overflow
     rest = np.flatnonzero(~simple & good)
     good[~simple] = False
     if len(rest):
@@ -108,10 +127,9 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> tuple[np.ndarra
         fine = (minutes < 24 * 60) & (utc >= MIN_US) & (utc <= MAX_US)
         good[rest] = fine
         micros[rest] = np.where(fine, utc, 0)
-    out_ok = scatter_bools(n, where, good)
     out_micros = np.zeros(n, dtype=np.int64)
     out_micros[where] = np.where(good, micros, 0)
-    return out_ok, out_micros
+    return _Timestamps(scatter_bools(n, where, good), out_micros, not_iso, no_such)
 
 
 _DAY_US = 86_400_000_000
@@ -133,7 +151,9 @@ def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool
     length = ints(pc.binary_length(text) if ascii_only else pc.utf8_length(text))
     empty = length == 0
     ok = ~empty
+    rejected = {MISSING: empty} if column.required else {}
     if column.max_length is not None:
+        rejected[too_long(column.max_length)] = ok & (length > column.max_length)
         ok &= length <= column.max_length
     day = None
     kind = column.type
@@ -142,34 +162,46 @@ def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool
         values = pa.nulls(n, arrow_type)
     elif kind == "STRING":
         values = text
-        if column.check == "email":
-            ok &= bools(pc.string_is_ascii(text)) & _matches(text, _EMAIL)
+        if column.check == "email":  # the RE2 twin is exact on any value
+            email = _matches(text, _EMAIL)
+            rejected[NOT_EMAIL] = ok & ~email
+            ok &= email
         if column.pattern is not None:
             pattern = re.compile(column.pattern)
             passing = [v for v in pc.unique(text).to_pylist() if pattern.fullmatch(v)]
             ok &= bools(pc.is_in(text, value_set=pa.array(passing, pa.string())))
         if column.allowed_values is not None:
-            ok &= bools(pc.is_in(text, value_set=pa.array(list(column.allowed_values), pa.string())))
+            allowed = bools(pc.is_in(text, value_set=pa.array(list(column.allowed_values), pa.string())))
+            if column.check is None and column.pattern is None:  # nothing decided before it
+                rejected[NOT_ALLOWED] = ok & ~allowed
+            ok &= allowed
     elif kind == "NUMERIC":
-        ok &= _matches(text, _NUMERIC)
+        plain = _matches(text, _NUMERIC)
+        rejected[NOT_NUMERIC] = ok & ~plain
+        ok &= plain
         where = np.flatnonzero(ok)
-        value = text.take(where)
+        value = text if len(where) == n else text.take(where)
         if pc.any(pc.starts_with(value, "+")).as_py():
             value = pc.replace_substring_regex(value, r"^\+", "")
         values = _typed(n, where, pc.cast(value, arrow_type))
     elif kind == "DATE":
-        where = np.flatnonzero(ok & _matches(text, _DATE))
+        shaped = _matches(text, _DATE)
+        rejected[NOT_DATE] = ok & ~shaped
+        where = np.flatnonzero(ok & shaped)
         digits = fixed_digits(text.take(where), [0, 1, 2, 3, 5, 6, 8, 9])
         year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
         month, dom = digits[:, 4] * 10 + digits[:, 5], digits[:, 6] * 10 + digits[:, 7]
         exists = date_exists(year, month, dom)
+        rejected[NO_SUCH_DATE] = scatter_bools(n, where, ~exists)
         ok &= scatter_bools(n, where, exists)
         where = where[exists]
         days = days_from_civil(year[exists], month[exists], dom[exists]).astype(np.int32)
         values = day = _typed(n, where, pa.array(days, pa.int32()).cast(arrow_type))
     elif kind == "TIMESTAMP":
-        good, micros = _check_timestamps(text, ok)
-        ok &= good
+        checked = _check_timestamps(text, ok)
+        rejected[NOT_TIMESTAMP], rejected[NO_SUCH_TIMESTAMP] = checked.not_iso, checked.no_such
+        ok &= checked.ok
+        micros = checked.micros
         where = np.flatnonzero(ok)
         values = _typed(n, where, pa.array(micros[where], pa.int64()).cast(arrow_type))
         if want_day:
@@ -198,4 +230,4 @@ def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool
         values = pc.if_else(null, pa.scalar(None, arrow_type), values)
         if day is not None:
             day = pc.if_else(null, pa.scalar(None, pa.date32()), day)
-    return Checked(ok, values, day if want_day else None)
+    return Checked(ok, values, day if want_day else None, rejected)

@@ -24,9 +24,11 @@ from feedline.validate.columnar.blocks import (
 from feedline.validate.columnar.checks import Checked, check_column
 from feedline.validate.columnar.ranges import WHOLE_FILE, FileRange
 from feedline.validate.csvio import FileRejected
-from feedline.validate.outputs import DEADLETTER, VALID, Chunk, Stamp, deadletter_row, deadletter_table, rows_table, valid_schema
+from feedline.validate.outputs import (
+    DEADLETTER, VALID, Chunk, Stamp, deadletter_row, deadletter_schema, deadletter_table, rows_table, valid_schema,
+)
 from feedline.validate.header import HeaderPlan, plan_header
-from feedline.validate.rules import FileSummary, RowError, partition_column, validate_record
+from feedline.validate.rules import WRONG_FIELD_COUNT, FileSummary, RowError, partition_column, validate_record
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +38,9 @@ class _BlockFacts:
     clean: np.ndarray  # per record: right field count, no NUL, valid UTF-8, ordinary quoting
     ascii_only: bool
     quoted_newlines: bool  # some clean record has a line end inside quotes
+    # per record: certainly WRONG_FIELD_COUNT (the reference's first check), and valid UTF-8,
+    # so its text is its bytes
+    wrong_width: np.ndarray
 
 
 def _owners(starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -63,8 +68,10 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
         inside = np.searchsorted(commas, quotes[opening + 1]) - np.searchsorted(commas, quotes[opening])
         widths = widths - np.bincount(owner[opening], weights=inside, minlength=n).astype(np.int64)
     clean = widths == width
+    ordinary = np.ones(n, dtype=bool)  # quoting the scan vouches for (csv read the others)
     if block.tokenized:
-        clean[list(block.tokenized)] = False
+        ordinary[list(block.tokenized)] = False
+    clean &= ordinary
     # Control bytes beyond the record's own line end: quoted line ends, tabs, NUL. Counted
     # first: most blocks have none, and then no record needs looking at.
     terminator = terminator_lengths(a, starts, ends)
@@ -77,6 +84,7 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
         if len(nul):
             clean[_owners(starts, nul)] = False
     ascii_only = int(span.max()) < 0x80
+    decodable = np.ones(n, dtype=bool)
     if not ascii_only:
         try:
             block.data[base:stop].decode("utf-8")
@@ -86,9 +94,11 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
                 try:
                     block.data[starts[i] : ends[i]].decode("utf-8")
                 except UnicodeDecodeError:
-                    clean[i] = False
+                    decodable[i] = False
+    clean &= decodable
     quoted_newlines = bool(len(quotes) and (extra & clean).any())
-    return _BlockFacts(clean, ascii_only=ascii_only, quoted_newlines=quoted_newlines)
+    wrong_width = (widths != width) & ordinary & decodable
+    return _BlockFacts(clean, ascii_only=ascii_only, quoted_newlines=quoted_newlines, wrong_width=wrong_width)
 
 
 def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_values: bool) -> pa.Table | None:
@@ -134,6 +144,64 @@ def _rows_of(table: pa.Table, rows: np.ndarray) -> list[list[str]]:
     """Fields of some table rows, as csv gives them (lists of str)."""
     columns = [column.to_pylist() for column in table.take(pa.array(rows)).columns]
     return [list(values) for values in zip(*columns)]
+
+
+class _Decided:
+    """Records rejected for a reason the vectorized checks are certain of (rules.py's wording)."""
+
+    def __init__(self) -> None:
+        self.records: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.columns: list[np.ndarray] = []
+
+    def add(self, records: np.ndarray, key: str, column: str | None) -> None:
+        if len(records):
+            self.records.append(records)
+            self.keys.append(np.full(len(records), key, dtype=object))
+            self.columns.append(np.full(len(records), column, dtype=object))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(record indexes in file order, their reason keys, their columns)."""
+        records = np.concatenate(self.records)
+        order = np.argsort(records, kind="stable")
+        return records[order], np.concatenate(self.keys)[order], np.concatenate(self.columns)[order]
+
+
+def _record_bytes(block: RecordBlock, records: np.ndarray) -> pa.Array:
+    """The exact bytes of some records (line ends included), as a binary array."""
+    starts, ends = block.starts[records].tolist(), block.ends[records].tolist()
+    offsets = np.zeros(len(records) + 1, dtype=np.int32)
+    np.cumsum(block.ends[records] - block.starts[records], out=offsets[1:])
+    view = memoryview(block.data)
+    data = b"".join([view[s:e] for s, e in zip(starts, ends)])
+    return pa.Array.from_buffers(pa.binary(), len(records), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _deadletter_table(block: RecordBlock, records: np.ndarray, keys: np.ndarray, columns: np.ndarray,
+                      stamp: Stamp) -> pa.Table:
+    """Deadletter rows for decided records: outputs.deadletter_row's values, built by column.
+    Decided records are valid UTF-8, so their readable text is their bytes."""
+    raw = _record_bytes(block, records)
+    schema = deadletter_schema()
+    n = len(records)
+    arrays = {
+        **_stamp_columns(schema, stamp, n),
+        "_line_number": pa.array(block.lines[records], pa.int64()),
+        "raw_bytes": raw,
+        "raw_line": raw.cast(pa.string()),
+        "reason": pa.array(keys.tolist(), pa.string()),
+        "column_name": pa.array(columns.tolist(), pa.string()),
+    }
+    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
+
+
+def _stamp_columns(schema: pa.Schema, stamp: Stamp, n: int) -> dict[str, pa.Array]:
+    """What every row of one file carries (Stamp.where but the line), as ``n``-long columns."""
+    return {
+        "_batch_id": pa.repeat(pa.scalar(stamp.batch_id, pa.string()), n),
+        "_ingested_at": pa.repeat(pa.scalar(stamp.ingested_at_time, schema.field("_ingested_at").type), n),
+        "_source_file": pa.repeat(pa.scalar(stamp.source_file, pa.string()), n),
+    }
 
 
 class ColumnarValidator:
@@ -183,15 +251,19 @@ class ColumnarValidator:
         facts = _block_facts(block, width)
         index = np.flatnonzero(facts.clean)
         table = _arrow_rows(block, index, width, facts.quoted_newlines) if len(index) else None
-        fast = np.zeros(len(block), dtype=bool)
+        fast = np.zeros(len(block), dtype=bool)  # records decided here, not by the reference
+        decided = _Decided()
+        decided.add(np.flatnonzero(facts.wrong_width), f"{WRONG_FIELD_COUNT}: expected {width}", None)
         if table is not None:
-            ok = np.ones(len(index), dtype=bool)
+            ok = np.ones(len(index), dtype=bool)  # so far: every column certainly valid
             checked: dict[str, Checked] = {}
             days = None
             for column, position in zip(contract.columns, positions):
                 checked[column.name] = result = check_column(
                     column, combined(table.column(position)), facts.ascii_only, want_day=column.name == self.day_column
                 )
+                for reason, certain in result.rejected.items():  # the row's first invalid column
+                    decided.add(index[ok & certain], RowError(reason, column.name).key, column.name)
                 ok &= result.ok
                 days = result.day if result.day is not None else days
             fast[index[ok]] = True
@@ -205,10 +277,15 @@ class ColumnarValidator:
                 if days is not None:
                     extremes = pc.min_max(days if keep is None else pc.filter(days, keep)).as_py()
                     summary.include_days(*(d and d.isoformat() for d in (extremes["min"], extremes["max"])))
-        # What the fast path did not accept, the reference decides (and gives the reason). For
+        if decided.records:
+            records, keys, columns = decided.arrays()
+            fast[records] = True
+            yield Chunk(DEADLETTER, _deadletter_table(block, records, keys, columns, stamp))
+            summary.add_rejections(keys)
+        # What the fast path did not decide, the reference decides (and gives the reason). For
         # clean records Arrow's fields are csv's: only the others are read by csv again.
         valid, dead = [], []
-        rejected = index[~ok] if table is not None else np.empty(0, np.int64)
+        rejected = index[~ok & ~fast[index]] if table is not None else np.empty(0, np.int64)
         fields = dict(zip(rejected.tolist(), _rows_of(table, rejected_positions(index, rejected)))) if len(rejected) else {}
         for i in np.flatnonzero(~fast).tolist():
             record = block.record(i, fields.get(i))
@@ -230,18 +307,14 @@ class ColumnarValidator:
         """The kept rows as a table of ``schema``: checked columns, the stamps, NULL for the
         schema's columns the file does not have."""
         n = len(lines)
-        stamps = {
-            "_batch_id": pa.scalar(stamp.batch_id, pa.string()),
-            "_ingested_at": pa.scalar(stamp.ingested_at_time, schema.field("_ingested_at").type),
-            "_source_file": pa.scalar(stamp.source_file, pa.string()),
-        }
+        stamps = _stamp_columns(schema, stamp, n)
         arrays = []
         for f in schema:
             if f.name in checked:
                 values = checked[f.name].values
                 arrays.append(values if keep is None else pc.filter(values, keep))
             elif f.name in stamps:
-                arrays.append(pa.repeat(stamps[f.name], n))
+                arrays.append(stamps[f.name])
             elif f.name == "_line_number":
                 arrays.append(pa.array(lines, pa.int64()))
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -42,3 +43,41 @@ def test_accepted_values_are_those_the_reference_accepts(kind, values):
             assert typed == rows_table(schema, [{"c": expected}]).column("c")[0].as_py(), value
         else:  # not accepted here: the reference decides; for these values it rejects them
             assert expected is ValueInvalid, value
+
+
+@pytest.mark.parametrize(
+    "column, values",
+    [
+        (Column(name="c", type="STRING", required=True, max_length=3, allowed_values=("AB", "ÉTÉ")),
+         ["", "  ", "AB", "ÉTÉ", "abcd", "XY", "ÉTÉS", "\u00a0AB\u3000"]),
+        (Column(name="c", type="STRING", required=True, check="email"),
+         ["a@b.co", "a at b.co", "a@b", "é@b.co", "a@@b.co", " a@b.co ", "a\u00a0b@c.de", "a@b\u2028.c", "ü@ö.ß",
+          "a\x1cb@c.de"]),
+        (Column(name="c", type="NUMERIC", required=True), ["1,234.50", "1e5", "+1", ".5", "5.", "١٢", "12.5"]),
+        (Column(name="c", type="DATE", required=False), ["2026-02-30", "0000-01-01", "2026-1-1", "2024-02-29", "2026-13-01"]),
+        (Column(name="c", type="TIMESTAMP", required=False),
+         ["2026-02-30T00:00:00Z", "2026-11-25T24:00:00", "2026-11-25T10:00:60z", "0000-01-01T00:00:00Z",
+          "2026-02-30T00:00:00XYZ", "2026-02-30T00:00:00+01:00", "2026-11-25T10:00:00.5+24:00", "2026-11-25",
+          "2026-11-25T10:00:00.1234567Z", "2026-11-25T10:00:00Z but much longer than that", "2026-11-25T10:00:00Z"]),
+    ],
+    ids=["string", "email", "numeric", "date", "timestamp"],
+)
+def test_values_rejected_here_get_the_references_reason(column, values):
+    """A value check_column rejects on its own, the reference rejects with the same reason;
+    the rest of the rejections are left to the reference (never a wrong reason)."""
+    text = pa.array(values, pa.string())
+    checked = check_column(column, text, all(v.isascii() for v in values))
+    decided = {}
+    for reason, rows in checked.rejected.items():
+        for i in np.flatnonzero(rows).tolist():
+            assert i not in decided, values[i]
+            decided[i] = reason
+    for i, value in enumerate(values):
+        try:
+            parse_value(column, value)
+            reference = None
+        except ValueInvalid as exc:
+            reference = str(exc)
+        if i in decided:
+            assert decided[i] == reference, value
+    assert decided, "nothing decided: the test checks nothing"

@@ -141,3 +141,20 @@ def test_validation_outputs_match_the_reference(name):
     values = [{h: row[c] for h, c in columns.items()} for row in out.valid_rows]
     # Validation trims values and reads empty ones as NULL (feedline.validate.rules).
     assert values == [{h: (v.strip() or None) for h, v in r.items()} for r in expected_records(name)]
+
+
+@pytest.mark.parametrize("feed", ["customers", "transactions"])
+def test_the_common_bad_rows_are_decided_without_the_reference(feed, monkeypatch):
+    """Every defect sample_data makes (a missing value, a wrong field count, a malformed email,
+    NUMERIC or timestamp, a value not allowed, a date that does not exist) is rejected by the
+    vectorized checks, with the reference's reason: a file with bad rows costs what a clean one
+    costs. Only odd rows (non-UTF-8, odd quoting, odd values) are left to the reference."""
+    from feedline.validate.columnar import validator
+
+    reference_rows = []
+    real = validator.validate_record
+    monkeypatch.setattr(validator, "validate_record", lambda *a: reference_rows.append(a[-1]) or real(*a))
+    data = generate(feed, 3000, 0.1, 5, date(2026, 11, 25))
+    out = both_paths(CONTRACTS[feed], data, block_sizes=(1 << 20, 4099))
+    assert out.summary.rows_deadletter > 200 and len(out.summary.reasons) == 6
+    assert reference_rows == []
