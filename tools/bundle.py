@@ -35,7 +35,6 @@ IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".pytest_c
 # (source in the repository, destination in the bundle)
 LAYOUT = (
     ("dags", "dags"),
-    ("plugins/.airflowignore", "plugins/.airflowignore"),
     ("plugins/feedline/__init__.py", "plugins/feedline/__init__.py"),
     ("plugins/feedline/settings.py", "plugins/feedline/settings.py"),
     ("plugins/feedline/contract", "plugins/feedline/contract"),

@@ -26,8 +26,7 @@ def bundle(tmp_path_factory) -> Path:
 
 def test_bundle_has_composers_layout(bundle: Path):
     assert sorted(p.name for p in bundle.iterdir()) == ["dags", "data", "plugins"]
-    # .airflowignore: Airflow's plugin loader skips the package (tests/unit/orchestrate/test_plugins_folder.py)
-    assert sorted(p.name for p in (bundle / "plugins").iterdir()) == [".airflowignore", "feedline"]
+    assert [p.name for p in (bundle / "plugins").iterdir()] == ["feedline"]
     assert (bundle / "plugins" / "feedline" / "__init__.py").is_file()
     assert (bundle / "plugins" / "feedline" / "contract" / "tables.json").is_file()
     assert (bundle / "plugins" / "feedline" / "orchestrate" / "events.json").is_file()  # events.py reads it
