@@ -15,8 +15,6 @@ from feedline.contract.model import Contract
 from feedline.validate.columnar.arrow import combined
 from feedline.validate.columnar.blocks import (
     BLOCK_SIZE,
-    COMMA,
-    QUOTE,
     RecordBlock,
     iter_blocks,
     terminator_lengths,
@@ -35,12 +33,9 @@ LOG = logging.getLogger(__name__)
 
 @dataclass
 class _BlockFacts:
-    clean: np.ndarray  # per record: right field count, no NUL, valid UTF-8, ordinary quoting
+    clean: np.ndarray  # per record: no NUL, valid UTF-8, ordinary quoting (Arrow counts its fields)
     ascii_only: bool
     quoted_newlines: bool  # some clean record has a line end inside quotes
-    # per record: certainly WRONG_FIELD_COUNT (the reference's first check), and valid UTF-8,
-    # so its text is its bytes
-    wrong_width: np.ndarray
 
 
 def _owners(starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -48,30 +43,15 @@ def _owners(starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.searchsorted(starts, positions, side="right") - 1
 
 
-def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
+def _block_facts(block: RecordBlock) -> _BlockFacts:
     a = np.frombuffer(block.data, dtype=np.uint8)
     n = len(block)
     starts, ends = block.starts, block.ends
     base, stop = int(starts[0]), int(ends[-1])
     span = a[base:stop]
-    # Fields per record: one more than its commas, less the commas inside quoted fields.
-    commas = np.flatnonzero(span == COMMA) + base
-    widths = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
-    quotes = np.flatnonzero(span == QUOTE) + base if block.has_quotes else np.empty(0, np.int64)
-    if len(quotes):
-        owner = _owners(starts, quotes)
-        rank = np.arange(len(quotes)) - np.searchsorted(quotes, starts)[owner]
-        # In a record csv reads without help, quotes pair up: opening (even rank), closing.
-        opening = np.flatnonzero(rank % 2 == 0)
-        opening = opening[(opening + 1 < len(quotes))]
-        opening = opening[owner[opening + 1] == owner[opening]]
-        inside = np.searchsorted(commas, quotes[opening + 1]) - np.searchsorted(commas, quotes[opening])
-        widths = widths - np.bincount(owner[opening], weights=inside, minlength=n).astype(np.int64)
-    clean = widths == width
-    ordinary = np.ones(n, dtype=bool)  # quoting the scan vouches for (csv read the others)
-    if block.tokenized:
-        ordinary[list(block.tokenized)] = False
-    clean &= ordinary
+    clean = np.ones(n, dtype=bool)
+    if block.tokenized:  # odd quoting: csv read these, the reference decides them
+        clean[list(block.tokenized)] = False
     # Control bytes beyond the record's own line end: quoted line ends, tabs, NUL. Counted
     # first: most blocks have none, and then no record needs looking at.
     terminator = terminator_lengths(a, starts, ends)
@@ -84,7 +64,6 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
         if len(nul):
             clean[_owners(starts, nul)] = False
     ascii_only = int(span.max()) < 0x80
-    decodable = np.ones(n, dtype=bool)
     if not ascii_only:
         try:
             block.data[base:stop].decode("utf-8")
@@ -94,16 +73,22 @@ def _block_facts(block: RecordBlock, width: int) -> _BlockFacts:
                 try:
                     block.data[starts[i] : ends[i]].decode("utf-8")
                 except UnicodeDecodeError:
-                    decodable[i] = False
-    clean &= decodable
-    quoted_newlines = bool(len(quotes) and (extra & clean).any())
-    wrong_width = (widths != width) & ordinary & decodable
-    return _BlockFacts(clean, ascii_only=ascii_only, quoted_newlines=quoted_newlines, wrong_width=wrong_width)
+                    clean[i] = False
+    quoted_newlines = bool(block.has_quotes and (extra & clean).any())
+    return _BlockFacts(clean, ascii_only=ascii_only, quoted_newlines=quoted_newlines)
 
 
-def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_values: bool) -> pa.Table | None:
-    """The records ``index`` (clean, in order) parsed by Arrow, all columns as strings; None
-    if Arrow does not see exactly those records (then the reference reads them)."""
+@dataclass
+class _ArrowRows:
+    table: pa.Table  # the records of the right width, all columns as strings
+    wrong_width: np.ndarray  # positions (in the index given) of the records of another width
+
+
+def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_values: bool) -> _ArrowRows | None:
+    """The records ``index`` (clean, in order) parsed by Arrow; None if Arrow does not see
+    exactly those records (then the reference reads them). Arrow counts each record's fields
+    as csv does (clean records are quoted the ordinary way): those it finds with another count
+    than ``width`` it skips and names (single-threaded, so that it numbers them)."""
     starts, ends = block.starts[index], block.ends[index]
     breaks = np.flatnonzero(starts[1:] != ends[:-1]) + 1  # runs of adjacent records: one slice each
     run_starts = starts[np.concatenate(([0], breaks))].tolist()
@@ -114,13 +99,17 @@ def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_v
     else:
         data = pa.py_buffer(b"".join(view[s:e] for s, e in zip(run_starts, run_ends)))
     names = [f"f{i}" for i in range(width)]
+    skipped: list[int | None] = []
+
+    def skip(row) -> str:
+        skipped.append(row.number)  # 1-based, among the records given
+        return "skip"
+
     try:
         table = pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(
-                column_names=names, use_threads=True, block_size=1 << 20
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values, invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names}, strings_can_be_null=False
             ),
@@ -128,11 +117,11 @@ def _arrow_rows(block: RecordBlock, index: np.ndarray, width: int, newlines_in_v
     except pa.ArrowInvalid as exc:
         LOG.warning("Arrow could not read a block of %d records (%s); the reference reads them", len(index), exc)
         return None
-    if table.num_rows != len(index):
-        LOG.warning("Arrow read %d rows where the scan found %d records; the reference reads them",
-                    table.num_rows, len(index))
+    if None in skipped or table.num_rows + len(skipped) != len(index):
+        LOG.warning("Arrow read %d rows (and skipped %d) where the scan found %d records; the reference reads them",
+                    table.num_rows, len(skipped), len(index))
         return None
-    return table
+    return _ArrowRows(table, np.asarray(skipped, dtype=np.int64) - 1)
 
 
 def rejected_positions(index: np.ndarray, rejected: np.ndarray) -> np.ndarray:
@@ -248,12 +237,17 @@ class ColumnarValidator:
         """Chunks for the block's records, read as ``plan`` says; adds them to ``summary``."""
         contract, positions = plan.contract, list(plan.positions)
         schema = valid_schema(self.contract, plan.added)
-        facts = _block_facts(block, width)
+        facts = _block_facts(block)
         index = np.flatnonzero(facts.clean)
-        table = _arrow_rows(block, index, width, facts.quoted_newlines) if len(index) else None
+        parsed = _arrow_rows(block, index, width, facts.quoted_newlines) if len(index) else None
         fast = np.zeros(len(block), dtype=bool)  # records decided here, not by the reference
         decided = _Decided()
-        decided.add(np.flatnonzero(facts.wrong_width), f"{WRONG_FIELD_COUNT}: expected {width}", None)
+        table = None
+        if parsed is not None:
+            # The reference's first check: the field count (clean records are valid UTF-8).
+            decided.add(index[parsed.wrong_width], f"{WRONG_FIELD_COUNT}: expected {width}", None)
+            index = np.delete(index, parsed.wrong_width)
+            table = parsed.table if len(index) else None
         if table is not None:
             ok = np.ones(len(index), dtype=bool)  # so far: every column certainly valid
             checked: dict[str, Checked] = {}
