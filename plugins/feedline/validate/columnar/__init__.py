@@ -29,11 +29,14 @@ How a file is read:
    ("odd quoting": ``ab"c``, ``"ab"c``, an unclosed quote) hands its record to Python's csv
    module, exactly as the reference reads it; the scan resumes after that record. Records
    longer than ``csvio.FIELD_SIZE_LIMIT`` bytes also go to csv, which enforces the limit.
-3. Records with the right field count, no NUL byte and valid UTF-8 are parsed by Arrow's CSV
-   reader; every column is trimmed of what ``str.strip()`` trims and checked with Arrow
-   compute kernels. A check only accepts what the reference certainly accepts; everything
-   else (bad rows, non-ASCII values in typed columns, values a kernel cannot decide) is
-   validated row by row by the reference, which also gives the reason.
+3. Records with no NUL byte, valid UTF-8 and ordinary quoting are parsed by Arrow's CSV
+   reader, which skips (and numbers) those with another field count than the header's: the
+   reference's "wrong number of fields". Every column is trimmed of what ``str.strip()`` trims
+   and checked with Arrow compute kernels. A check accepts only what the reference certainly
+   accepts, and rejects only what it certainly rejects, with the reference's reason (a missing
+   or too long value, a value not allowed, a malformed email, NUMERIC, DATE or TIMESTAMP, a
+   date or time that does not exist); a row's first failing column gives its reason. The
+   rest (odd values a kernel cannot decide) is validated row by row by the reference.
 4. Valid rows leave as an Arrow table of the output schema (:func:`feedline.validate.outputs.valid_schema`:
    NUMERIC decimal128(38, 9), TIMESTAMP microseconds UTC, DATE date32), the values the reference
    gives as Python objects, computed by kernels and numpy.
