@@ -80,22 +80,24 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> _Timestamps:
         head = data[offsets[0] : offsets[-1]].reshape(len(sub), int(lengths[0]))[:, :19]
     else:
         head = data[offsets[:-1, None] + np.arange(19)]
-    digits = head[:, _DIGIT_AT].astype(np.int32) - 48
+    # One byte column at a time (strided views: no copy of the matrix); as uint8, a byte below
+    # "0" wraps above 9, so one comparison checks each digit.
+    digits = [head[:, k] - np.uint8(48) for k in _DIGIT_AT]
     shaped = (
-        (digits.min(axis=1, initial=0) >= 0)
-        & (digits.max(axis=1, initial=9) <= 9)
-        & (head[:, 4] == ord("-"))
+        (head[:, 4] == ord("-"))
         & (head[:, 7] == ord("-"))
         & ((head[:, 10] == ord("T")) | (head[:, 10] == ord(" ")))
         & (head[:, 13] == ord(":"))
         & (head[:, 16] == ord(":"))
     )
+    for digit in digits:
+        shaped &= digit <= 9
 
     def number(first: int, count: int) -> np.ndarray:
-        out = digits[:, first]
+        out = digits[first].astype(np.int64)
         for k in range(first + 1, first + count):
-            out = out * 10 + digits[:, k]
-        return out.astype(np.int64)
+            out = out * 10 + digits[k]
+        return out
 
     y, mo, d, h, mi, s = number(0, 4), number(4, 2), number(6, 2), number(8, 2), number(10, 2), number(12, 2)
     good = shaped & date_exists(y, mo, d) & (h <= 23) & (mi <= 59) & (s <= 59)
