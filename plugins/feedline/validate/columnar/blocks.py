@@ -15,7 +15,7 @@ import csv
 import io
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
@@ -132,32 +132,82 @@ class _Scan:
     error: FileRejected | None = None  # raised after the records before it are handed out
 
 
+def _quotes(buf: bytes, a: np.ndarray, most: int = 4096) -> np.ndarray:
+    """Offsets of every ``"`` in ``buf``. Quotes are rare in most feeds, and memchr finds a
+    few of them faster than numpy compares every byte (~0.3 ms against ~1.5 ms per 4 MB);
+    past ``most`` the byte compare is the faster way."""
+    found: list[int] = []
+    at = buf.find(b'"')
+    while at >= 0:
+        if len(found) == most:
+            return np.flatnonzero(a == QUOTE)
+        found.append(at)
+        at = buf.find(b'"', at + 1)
+    return np.array(found, dtype=np.int64)
+
+
+def _rule_breakers(a: np.ndarray, q: np.ndarray, eof: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(when quote index parity 0 opens a field, when parity 1 does): the indices into ``q``
+    of quotes that break the rules: an opening quote not at a field's start, a closing quote
+    not at its end."""
+    if not len(q):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    n = len(a)
+    before = np.full(len(q), QUOTE, dtype=np.uint8)  # buffer start: a record start
+    before[q > 0] = a[q[q > 0] - 1]
+    after = np.full(len(q), QUOTE if eof else 0, dtype=np.uint8)  # EOF ends a field
+    after[q < n - 1] = a[q[q < n - 1] + 1]
+    bad_open = ~np.isin(before, _FIELD_EDGE)
+    bad_close = ~np.isin(after, _FIELD_EDGE)
+    even = (np.arange(len(q)) % 2) == 0
+    return (
+        np.flatnonzero(np.where(even, bad_open, bad_close)),
+        np.flatnonzero(np.where(even, bad_close, bad_open)),
+    )
+
+
+def _skim(buf: bytes, eof: bool) -> tuple[int, int] | None:
+    """(bytes up to the last record boundary, physical lines before it) of ``buf`` (which
+    starts at a boundary), found by quote parity alone, without the records' spans: what
+    :func:`_scan` finds for a buffer of well-formed records, at a fraction of its cost. None
+    whenever the exact scan must decide: a quote that breaks the rules, a buffer (so maybe a
+    record) longer than the field size limit, no boundary, or the end of the file."""
+    n = len(buf)
+    if eof or n > FIELD_SIZE_LIMIT:
+        return None
+    a = np.frombuffer(buf, dtype=np.uint8)
+    q = _quotes(buf, a)
+    if len(_rule_breakers(a, q, eof)[0]):
+        return None
+    limit = n
+    while True:  # the last line terminator outside quotes
+        end = max(buf.rfind(b"\n", 0, limit), buf.rfind(b"\r", 0, limit))
+        if end < 0:
+            return None
+        if end == n - 1 and buf[end] == CR:  # an LF may follow in the next read
+            limit = end
+            continue
+        inside = int(np.searchsorted(q, end))
+        if inside % 2 == 0:
+            break
+        limit = int(q[inside - 1])  # the quote that opened the field around it
+    consumed = end + 1
+    head = a[:consumed]
+    lf, cr = head == LF, head == CR
+    crlf = int(np.count_nonzero(cr[:-1] & lf[1:]))
+    return consumed, int(np.count_nonzero(lf)) + int(np.count_nonzero(cr)) - crlf
+
+
 def _scan(buf: bytes, eof: bool, first_line: int, line_ends: np.ndarray) -> _Scan:
     """Record spans of ``buf`` (which starts at a record boundary), exact as csv reads them."""
     a = np.frombuffer(buf, dtype=np.uint8)
     n = len(a)
-    q = np.flatnonzero(a == QUOTE)
+    q = _quotes(buf, a)
     starts: list[np.ndarray] = []
     ends: list[np.ndarray] = []
     tokenized: dict[int, tuple[list[str], int]] = {}
-
-    if len(q):
-        before = np.full(len(q), QUOTE, dtype=np.uint8)  # buffer start: a record start
-        before[q > 0] = a[q[q > 0] - 1]
-        after = np.full(len(q), QUOTE if eof else 0, dtype=np.uint8)  # EOF ends a field
-        after[q < n - 1] = a[q[q < n - 1] + 1]
-        bad_open = ~np.isin(before, _FIELD_EDGE)
-        bad_close = ~np.isin(after, _FIELD_EDGE)
-        even = (np.arange(len(q)) % 2) == 0
-        # bad_if[p]: quotes that break the rules when quote index parity p opens a field.
-        bad_if = (
-            np.flatnonzero(np.where(even, bad_open, bad_close)),
-            np.flatnonzero(np.where(even, bad_close, bad_open)),
-        )
-        quotes_before_end = np.searchsorted(q, line_ends)
-    else:
-        bad_if = (np.empty(0, np.int64), np.empty(0, np.int64))
-        quotes_before_end = None
+    bad_if = _rule_breakers(a, q, eof)
+    quotes_before_end = np.searchsorted(q, line_ends) if len(q) else None
 
     def line_of(offset: int) -> int:
         return first_line + int(np.searchsorted(line_ends, offset))
@@ -243,19 +293,27 @@ def _read_block(source: Any, size: int, chunk: int | None) -> tuple[bytes, bool,
 
 
 def iter_blocks(
-    stream: BinaryIO, block_size: int = BLOCK_SIZE, first_line: int = 1, at_file_start: bool = True
+    stream: BinaryIO,
+    block_size: int = BLOCK_SIZE,
+    first_line: int = 1,
+    at_file_start: bool = True,
+    skim_before: Callable[[], int] | None = None,
 ) -> Iterator[RecordBlock]:
     """Every non-blank record of the stream, in record-aligned blocks, header first.
 
     Raises FileRejected as :func:`feedline.validate.csvio.iter_records` does, after yielding the
     records that come before the failure. ``at_file_start=False`` reads a range of a plain
     file that starts at a record boundary on line ``first_line`` (no gzip, no BOM).
+    ``skim_before``: for a reader that wants only the records from some offset on (range
+    planning), the offset as of now; after the first block, a block of well-formed records
+    that all start before it is skimmed (:func:`_skim`): not yielded, its lines counted.
     """
     source, chunk_size = _open_bytes(stream, detect_gzip=at_file_start)
     carry = b""
     line = first_line
     offset = 0  # of buf[0] in the (decompressed) stream
     first = at_file_start
+    started = False
     while True:
         # (the first read is long enough to tell whether the file starts with a BOM)
         chunk, eof, error = _read_block(source, max(block_size, len(BOM)) if first else block_size, chunk_size)
@@ -266,6 +324,15 @@ def iter_blocks(
         buf = carry + chunk if carry else chunk
         if not buf and eof:
             return
+        if skim_before is not None and started:
+            skimmed = _skim(buf, eof)
+            if skimmed is not None and offset + skimmed[0] <= skim_before():
+                consumed, lines = skimmed
+                line, offset, carry = line + lines, offset + consumed, buf[consumed:]
+                if error is not None:
+                    raise FileRejected(f"unreadable compressed file at line {line}: {error}") from error
+                continue
+        started = True
         a = np.frombuffer(buf, dtype=np.uint8)
         line_ends = _line_ends(a, eof)
         scan = _scan(buf, eof, line, line_ends)

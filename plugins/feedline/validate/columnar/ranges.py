@@ -30,11 +30,15 @@ class FileRange:
 
 
 WHOLE_FILE = FileRange(0, 1)
+# Planning reads blocks of at most this size: only a block under csvio.FIELD_SIZE_LIMIT can be
+# skimmed (blocks._skim), and the cuts do not depend on the block size.
+PLAN_BLOCK = 4 * 1024 * 1024
 
 
 def plan_ranges(stream: BinaryIO, size: int, contract: Contract, range_bytes: int, block_size: int = BLOCK_SIZE) -> list[FileRange]:
     """Ranges of about ``range_bytes`` that start exactly at records (found by the same scan
-    that validation runs, so quoted newlines and odd quoting are respected), or the whole
+    that validation runs, so quoted newlines and odd quoting are respected; the well-formed
+    blocks between cuts only skimmed for their quotes and lines), or the whole
     file as one range when it is small, gzipped, or anything before the last cut is not plain
     sailing (a bad header, a runaway field): then one worker reproduces the reference's outcome
     in order. The scan stops at the last cut: what follows is the last range's, and its worker
@@ -49,7 +53,7 @@ def plan_ranges(stream: BinaryIO, size: int, contract: Contract, range_bytes: in
     cuts: list[tuple[int, int]] = []
     header: list[str] | None = None
     try:
-        for block in iter_blocks(buffered, block_size):
+        for block in iter_blocks(buffered, min(block_size, PLAN_BLOCK), skim_before=lambda: targets[0]):
             if header is None:
                 header = block.record(0).fields
                 plan_header(contract, header)
