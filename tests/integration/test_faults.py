@@ -166,9 +166,9 @@ def beam_job(parent: int, pipeline: str) -> psutil.Process | None:
 def test_the_beam_job_killed_half_way_is_run_again_and_the_batch_ends_as_a_clean_one(
     clean, local_stack, settings, contracts, gcs, bq
 ):
-    """The job is SIGKILLed once it has written valid rows to its temporary files, before it
-    finished (it is frozen while that is checked): the try fails, validate_rows' retry runs the
-    job again, and what the killed job left behind is never loaded."""
+    """The job is SIGKILLed once it has written valid rows (a file being written or committed),
+    before it finished (it is frozen while that is checked): the try fails, validate_rows'
+    retry runs the job again, and what the killed job left behind is never loaded twice."""
     p = sql.template_params(settings, contracts["customers"])
     fresh_drop(settings, contracts, gcs)
     outputs = naming.output_prefix("customers", BATCH)
@@ -186,21 +186,21 @@ def test_the_beam_job_killed_half_way_is_run_again_and_the_batch_ends_as_a_clean
             for member in group:
                 member.suspend()
             try:
-                temporary = [b.name for b in gcs.list_blobs(
-                    settings.work_bucket, prefix=f"{outputs}valid/beam-temp", timeout=5)]
+                written = [b.name for b in gcs.list_blobs(
+                    settings.work_bucket, prefix=f"{outputs}valid/", timeout=5)]
             except requests.exceptions.RequestException:
                 # Frozen in the middle of a request, the job holds the (single-threaded) GCS
                 # emulator: let it go on and look again a moment later.
-                temporary = []
-            if temporary:  # rows written, the job not finished: half way
+                written = []
+            if written:  # rows written, the job not finished: half way
                 for member in group:
                     member.kill()
-                killed.append(temporary)
+                killed.append(written)
                 return
             for member in group:
                 member.resume()
             # Runs a moment between two looks: however busy the machine, the job cannot pass
-            # the stretch between writing its temporary files and finishing unseen.
+            # the stretch between writing its valid rows and finishing unseen.
             time.sleep(0.05)
 
     started = threading.Event()
@@ -214,10 +214,9 @@ def test_the_beam_job_killed_half_way_is_run_again_and_the_batch_ends_as_a_clean
     assert killed, "the Beam job was never caught half way"
     assert run_state(log) == "success", log[-3000:]
     assert outcome(bq, p) == clean
-    # The killed job's temporary files are still there; the emulator's load reads one folder
-    # level, but BigQuery's `*` also matches in sub-folders: what load_valid's pattern reads
-    # there must be the rows of one job, not the killed job's as well.
-    assert [b.name for b in gcs.list_blobs(settings.work_bucket, prefix=f"{outputs}valid/beam-temp")] == killed[0]
+    # The retried job deleted what the killed one left at its launch: nothing half-written
+    # remains, and what load_valid's pattern reads holds the rows of one job, not two.
+    assert not [b.name for b in gcs.list_blobs(settings.work_bucket, prefix=f"{outputs}valid/tmp-")]
     read = f"{outputs}valid/{naming.OUTPUT_FILES.removesuffix('*')}"
     loadable = [b for b in gcs.list_blobs(settings.work_bucket, prefix=read)]
     raw = rows(bq, f"SELECT COUNT(*) AS n FROM `{p['raw_table']}` WHERE _batch_id = @b", b=BATCH)[0]["n"]

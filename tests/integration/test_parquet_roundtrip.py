@@ -1,5 +1,5 @@
 """Every value the Beam job writes comes back exactly from BigQuery (the emulator): the job's own
-graph (pipeline.build: validate, then WriteToParquetBatched) writes Parquet to the GCS
+graph (pipeline.build: validate, then WriteParts) writes Parquet to the GCS
 emulator, and the load job reads it as the DAG's load_valid / load_deadletter do
 (tables.LOAD_FORMATS, PARQUET_DECIMAL_TARGET_TYPES, the load schema).
 

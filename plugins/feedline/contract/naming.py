@@ -44,10 +44,10 @@ def output_prefix(feed: str, batch_id: str) -> str:
     return f"batches/{feed}/{batch_id}/"
 
 
-# The Beam job's finished files in each output folder (its sinks write ``<output>/part-...``).
-# Loads read these only: a job killed half way leaves its temporary files in
-# ``<output>/beam-temp-part-<id>/`` (rows the retried job writes again), and BigQuery's ``*``
-# also matches in sub-folders, so ``<output>/*`` would load them twice.
+# The Beam job's finished files in each output folder (``<output>/part-<file>-<range>...``).
+# Loads read these only: a file being written is ``<output>/tmp-part-...`` until it is
+# complete, and a job killed half way leaves such files (the retried job deletes them at
+# launch: feedline_beam.pipeline.clear_outputs).
 OUTPUT_FILES = "part-*"
 
 

@@ -19,6 +19,7 @@ from apache_beam.runners.runner import create_runner
 
 from feedline.local.sample_data import generate
 from feedline.orchestrate import launch
+from feedline.validate.columnar import FileRange
 from feedline.settings import REPO_ROOT
 from feedline_beam import local_runner, pipeline
 
@@ -74,7 +75,7 @@ def test_two_forked_workers_write_what_one_worker_writes(tmp_path):
     a large file split into ranges plus small files; outputs equal one in-process worker's."""
     data = tmp_path / "in"
     data.mkdir()
-    (data / "transactions_20261125.csv").write_bytes(generate("transactions", 30_000, 0.03, 3, date(2026, 11, 25)))
+    (data / "transactions_20261125.csv").write_bytes(generate("transactions", 40_000, 0.03, 3, date(2026, 11, 25)))
     for name in ("transactions_20261125_bad_rows.csv", "transactions_20261125_quoted.csv",
                  "transactions_20261125_renamed.csv", "transactions_20261125_ok.csv.gz"):
         (data / name).write_bytes(QUIRK_FILES[name])
@@ -89,9 +90,13 @@ def test_two_forked_workers_write_what_one_worker_writes(tmp_path):
     assert "2 worker processes forked" in two.stderr and "Prism" not in two.stderr
     one = pipeline.run(job_args(pattern, tmp_path / "one", f"--runner={launch.LOCAL_RUNNER}", "--direct_num_workers=1"))
     assert one.metrics().query(MetricsFilter().with_name("file_ranges"))["counters"][0].committed == len(os.listdir(data))
-    # Two workers each wrote their own shard of the valid rows; one worker wrote one.
-    assert len(list((tmp_path / "two" / "valid").glob("*"))) == 2
-    assert len(list((tmp_path / "one" / "valid").glob("*"))) == 1
+    # Each range wrote its own file: the large file's two ranges with two workers, one with one.
+    for run, ranges in (("two", 2), ("one", 1)):
+        for output, suffix in (("valid", ".parquet"), ("deadletter", ".parquet")):
+            assert sorted(f.name for f in (tmp_path / run / output).iterdir()) == sorted(
+                pipeline.part_name(name, FileRange(k, ranges if name == "transactions_20261125.csv" else 1)) + suffix
+                for name in os.listdir(data) for k in range(ranges if name == "transactions_20261125.csv" else 1)
+            ), (run, output)
     for output in ("valid", "deadletter", "summary"):
         def key(row):
             return (row.get("_source_file") or row["source_file"], row.get("_line_number") or 0)

@@ -79,8 +79,8 @@ def reference(directory: Path) -> tuple[list[dict], list[dict], list[dict]]:
     return valid, dead, summaries
 
 
-def rows(chunks, label: str):
-    return chunks | f"Rows{label}" >> beam.FlatMap(lambda chunk: chunk.rows())
+def rows(parts, label: str):
+    return parts | f"Rows{label}" >> beam.FlatMap(lambda part: part[1].rows())
 
 
 @pytest.mark.parametrize("engine", ["columnar", "row"])
@@ -161,6 +161,24 @@ def test_written_files_hold_what_the_dag_loads(quirk_dir, tmp_path):
     for output in ("valid", "deadletter"):  # Parquet of the load schema's exact types
         (first, *_) = sorted((tmp_path / output).glob("*.parquet"))
         assert pq.read_schema(first) == (outputs.valid_schema(TX) if output == "valid" else outputs.deadletter_schema())
+
+
+def test_a_launch_replaces_what_an_earlier_attempt_left(quirk_dir, tmp_path):
+    """A killed attempt's files (committed parts of another range plan, a half-written
+    temporary one) are gone once the job runs again: its outputs are those of a clean run."""
+    run_job(str(quirk_dir / "*"), tmp_path / "clean")
+    left = {"valid/part-transactions_20261125_ok.csv.gz-00000000-00001-of-00002.parquet": b"PAR1 half",
+            "deadletter/tmp-part-x-00000-of-00001.parquet": b"PAR1",
+            "summary/part-old.jsonl": b'{"source_file": "old.csv"}\n'}
+    for name, data in left.items():
+        (tmp_path / "again" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "again" / name).write_bytes(data)
+    run_job(str(quirk_dir / "*"), tmp_path / "again")
+    for output in ("valid", "deadletter", "summary"):
+        names = sorted(f.name for f in (tmp_path / "again" / output).iterdir())
+        assert names == sorted(f.name for f in (tmp_path / "clean" / output).iterdir()), output
+        assert all(name.startswith("part-") for name in names), output
+        assert read_output(tmp_path / "again", output) == read_output(tmp_path / "clean", output)
 
 
 def test_a_large_file_split_into_ranges_gives_the_outputs_of_the_row_engine(tmp_path):
