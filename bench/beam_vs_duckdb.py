@@ -19,7 +19,7 @@ What it does, in one run:
    with 1 worker (in the job's process) and with ``BENCH_WORKERS`` (default 2) worker processes
    (forked from the job's process; the file is cut into one range per worker), interleaved.
    Throughput is rows / the time of ``pipeline.run()`` (graph construction, runner and worker
-   start, all stages, output finalization; not the ~4 s Python spends importing apache_beam).
+   start, all stages, writing the outputs; not the ~4 s Python spends importing apache_beam).
    Outputs go to ``BENCH_OUT`` (default /dev/shm when it exists: DuckDB's result stays in
    memory too), then are deleted. Best of ``BENCH_BEAM_RUNS`` (2) per worker count; ``ratio=``
    uses the best worker count. ``output_bytes_per_input_byte=`` is all outputs' bytes over
