@@ -62,6 +62,37 @@ class _Timestamps:
     no_such: np.ndarray  # certainly NO_SUCH_TIMESTAMP: a well-formed UTC time that does not exist
 
 
+def _surely_in_range(digits: list[np.ndarray]) -> np.ndarray:
+    """Per value of a ``YYYY-MM-DD?HH:MM:SS`` head (its 14 digits, _DIGIT_AT): year 0001-9999,
+    month 01-12, day 01-28, hour 00-23, minute and second 00-59: a time that exists whatever
+    the month and year."""
+    y1, y2, y3, y4, mo1, mo2, d1, d2, h1, h2, mi1, _, s1, _ = digits
+    return (
+        ((y1 | y2 | y3 | y4) > 0)
+        & (((mo1 == 0) & (mo2 >= 1)) | ((mo1 == 1) & (mo2 <= 2)))
+        & (((d1 == 0) & (d2 >= 1)) | (d1 == 1) | ((d1 == 2) & (d2 <= 8)))
+        & ((h1 <= 1) | ((h1 == 2) & (h2 <= 3)))
+        & (mi1 <= 5) & (s1 <= 5)
+    )
+
+
+def _civil_seconds(digits: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(the time exists, seconds since the epoch as written) per value of a shaped head."""
+
+    def number(first: int, count: int) -> np.ndarray:
+        out = digits[first].astype(np.int64)
+        for k in range(first + 1, first + count):
+            out = out * 10 + digits[k]
+        return out
+
+    y, mo, d, h, mi, s = number(0, 4), number(4, 2), number(6, 2), number(8, 2), number(10, 2), number(12, 2)
+    good = date_exists(y, mo, d) & (h <= 23) & (mi <= 59) & (s <= 59)
+    safe = np.where(good, 1, 0)  # days_from_civil of garbage must not overflow
+    seconds = (days_from_civil(np.where(good, y, 1970), np.where(good, mo, 1), np.where(good, d, 1)) * 86400
+               + (h * 3600 + mi * 60 + s) * safe)
+    return good, seconds
+
+
 def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> _Timestamps:
     """The ``candidates`` (non-empty values) as rules._parse_timestamp reads them.
 
@@ -93,22 +124,26 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> _Timestamps:
     for digit in digits:
         shaped &= digit <= 9
 
-    def number(first: int, count: int) -> np.ndarray:
-        out = digits[first].astype(np.int64)
-        for k in range(first + 1, first + count):
-            out = out * 10 + digits[k]
-        return out
-
-    y, mo, d, h, mi, s = number(0, 4), number(4, 2), number(6, 2), number(8, 2), number(10, 2), number(12, 2)
-    good = shaped & date_exists(y, mo, d) & (h <= 23) & (mi <= 59) & (s <= 59)
-    safe = np.where(good, 1, 0)  # days_from_civil of garbage must not overflow
-    seconds = (days_from_civil(np.where(good, y, 1970), np.where(good, mo, 1), np.where(good, d, 1)) * 86400
-               + (h * 3600 + mi * 60 + s) * safe)
-    micros = seconds * 1_000_000
     zone = data[np.minimum(offsets[:-1] + 19, len(data) - 1)]
     simple = (lengths == 19) | ((lengths == 20) & ((zone == ord("Z")) | (zone == ord("z"))))
     not_iso = candidates & ~fits
     not_iso[where] = ~shaped
+    # Most values are read by Arrow's strict ISO-8601 cast: the common forms (T, no zone or Z)
+    # with every field surely in range (day 01-28), which the cast cannot fail on. Calendar
+    # arithmetic in numpy decides the rest (other days, zones, odd forms).
+    sure = (shaped & (head[:, 10] == ord("T")) & ((lengths == 19) | ((lengths == 20) & (zone == ord("Z"))))
+            & _surely_in_range(digits))
+    good = sure.copy()
+    seconds = np.zeros(len(sub), dtype=np.int64)
+    micros = np.zeros(len(sub), dtype=np.int64)
+    for width, arrow_type in ((19, pa.timestamp("us")), (20, ARROW_TYPES["TIMESTAMP"])):
+        rows = np.flatnonzero(sure & (lengths == width))
+        if len(rows):
+            micros[rows] = ints(pc.cast(sub if len(rows) == len(sub) else sub.take(rows), arrow_type))
+    slow = np.flatnonzero(shaped & ~sure)
+    if len(slow):
+        good[slow], seconds[slow] = _civil_seconds([digit[slow] for digit in digits])
+        micros[slow] = seconds[slow] * 1_000_000
     no_such = scatter_bools(n, where, simple & shaped & ~good)  # UTC as written: nothing to overflow
     rest = np.flatnonzero(~simple & good)
     good[~simple] = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -81,3 +83,37 @@ def test_values_rejected_here_get_the_references_reason(column, values):
         if i in decided:
             assert decided[i] == reference, value
     assert decided, "nothing decided: the test checks nothing"
+
+
+# Every combination of edge values per field, separators and tails: 108,864 timestamps.
+TIMESTAMP_PARTS = (
+    ["0000", "0001", "1970", "2024", "2026", "9999"], ["00", "01", "02", "04", "12", "13"],
+    ["00", "01", "28", "29", "30", "31", "32"], ["T", " "], ["00", "23", "24"], ["00", "59", "60"], ["00", "59", "60"],
+    ["", "Z", "z", "+01:00", "-23:59", ".5Z", " UTC", "X"],
+)
+SCHEMA = pa.schema([pa.field("c", ARROW_TYPES["TIMESTAMP"])])
+
+
+def test_timestamps_accepted_or_rejected_here_are_as_the_reference_reads_them():
+    """Both ways of reading a timestamp here (Arrow's ISO cast for the common forms with every
+    field surely in range, calendar arithmetic for the rest) agree with the reference: what is
+    accepted has its value, what is rejected here has its reason."""
+    values = [f"{y}-{mo}-{d}{sep}{h}:{mi}:{s}{tail}" for y, mo, d, sep, h, mi, s, tail in product(*TIMESTAMP_PARTS)]
+    column = Column(name="c", type="TIMESTAMP", required=True)
+    checked = check_column(column, pa.array(values, pa.string()), True)
+    typed = checked.values.cast(pa.int64()).to_pylist()
+    decided = {reason: set(np.flatnonzero(rows).tolist()) for reason, rows in checked.rejected.items()}
+    accepted = rejected = 0
+    for i, value in enumerate(values):
+        try:
+            expected, reason = parse_value(column, value), None
+        except ValueInvalid as exc:
+            expected, reason = ValueInvalid, str(exc)
+        if checked.ok[i]:
+            assert expected is not ValueInvalid, value
+            assert typed[i] == rows_table(SCHEMA, [{"c": expected}]).column("c").cast(pa.int64())[0].as_py(), value
+            accepted += 1
+        reasons = [r for r, rows in decided.items() if i in rows]
+        assert reasons in ([], [reason]), value
+        rejected += bool(reasons)
+    assert accepted > 5_000 and rejected > 5_000, (accepted, rejected)
