@@ -11,17 +11,19 @@ What it does, in one run:
    is vectorized (Arrow/numpy, a few million rows a second) and cached in ``BENCH_DIR``.
 2. DuckDB: ``read_csv(..., store_rejects=true)`` with the contract's columns typed
    (VARCHAR; DOUBLE for NUMERIC, since DECIMAL(38,9) parsing is ~10x slower in DuckDB 1.5;
-   TIMESTAMPTZ), materialized into an in-memory table. ``BENCH_DUCKDB_RUNS`` (3) runs before
-   and as many after the Beam runs; the best of all counts (the most favourable figure for
-   DuckDB, and robust to a busy moment on a shared machine).
+   TIMESTAMPTZ), materialized into an in-memory table. ``BENCH_DUCKDB_RUNS`` (2) runs in each
+   of ``BENCH_ROUNDS`` (3) rounds; the best of all counts (the most favourable figure for
+   DuckDB, which gets twice the Beam job's tries).
 3. The Beam job (beam_jobs/feedline_beam/pipeline.py) in a subprocess, on the runner of the
    DAG's local runs (feedline.orchestrate.launch.LOCAL_RUNNER: FnApiRunner, no Prism attempt),
    with 1 worker (in the job's process) and with ``BENCH_WORKERS`` (default 2) worker processes
-   (forked from the job's process; the file is cut into one range per worker), interleaved.
+   (forked from the job's process; the file is cut into one range per worker), once each per
+   round, after that round's DuckDB runs: interleaved, because this machine's speed moves by
+   ±25% within minutes, and every engine and worker count must see the same moments.
    Throughput is rows / the time of ``pipeline.run()`` (graph construction, runner and worker
    start, all stages, writing the outputs; not the ~4 s Python spends importing apache_beam).
    Outputs go to ``BENCH_OUT`` (default /dev/shm when it exists: DuckDB's result stays in
-   memory too), then are deleted. Best of ``BENCH_BEAM_RUNS`` (2) per worker count; ``ratio=``
+   memory too), then are deleted. Best of the rounds per worker count; ``ratio=``
    uses the best worker count. ``output_bytes_per_input_byte=`` is all outputs' bytes over
    the CSV's. ``BENCH_ROW_ROWS`` (default 100,000) rows also run through ``--engine row``,
    the per-row reference, for comparison.
@@ -320,21 +322,22 @@ def main() -> int:
     path, n = cached_file(directory, f"transactions_20261125_{rows}.csv", rows=rows)
     print(f"file: {path} ({n:,} rows, {path.stat().st_size / 1e6:,.0f} MB)", flush=True)
 
-    # The machine may be shared: DuckDB runs before and after the Beam job(s) and each side
-    # keeps its best time, so a busy moment does not flatter either side.
-    duck_runs = env_int("BENCH_DUCKDB_RUNS", 3)
-    beam_runs = max(1, env_int("BENCH_BEAM_RUNS", 2))
+    # Rounds of DuckDB runs, then the job once per worker count: the machine's speed moves
+    # within minutes, and each side keeps its best time over the same moments.
+    rounds = max(1, env_int("BENCH_ROUNDS", 3))
+    duck_runs = max(1, env_int("BENCH_DUCKDB_RUNS", 2))
     counts = sorted({1, max(1, env_int("BENCH_WORKERS", 2))})
-    first = duckdb_run(path, duck_runs)
+    by_round: list[dict] = []
     by_workers: dict[int, list[dict]] = {w: [] for w in counts}
-    for _ in range(beam_runs):  # interleaved, so a busy moment does not favour one worker count
+    for _ in range(rounds):
+        by_round.append(duckdb_run(path, duck_runs))
         for w in counts:
             by_workers[w].append(beam_run(path, fast_out, workers=w))
-    second = duckdb_run(path, duck_runs)
-    duck = min(first, second, key=lambda d: d["seconds"])
+    duck = min(by_round, key=lambda d: d["seconds"])
     duck_rate = n / duck["seconds"]
-    print(f"duckdb: {duck['seconds']:.2f}s best of {2 * duck_runs} (medians {first['median_seconds']:.2f}s before, "
-          f"{second['median_seconds']:.2f}s after the Beam runs), {duck_rate:,.0f} rows/s; "
+    medians = ", ".join(f"{d['median_seconds']:.2f}s" for d in by_round)
+    print(f"duckdb: {duck['seconds']:.2f}s best of {rounds * duck_runs} (medians per round {medians}), "
+          f"{duck_rate:,.0f} rows/s; "
           f"{duck['valid']:,} rows kept, {duck['rejected']:,} rejected", flush=True)
 
     rates: dict[int, float] = {}
