@@ -8,6 +8,7 @@ Faults at the claim and the settle: integration/test_claim_faults.py."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -19,6 +20,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 import requests
+from google.api_core.exceptions import GoogleAPIError
 
 from feedline.contract import naming
 from feedline.local import stack
@@ -174,6 +176,14 @@ def test_the_beam_job_killed_half_way_is_run_again_and_the_batch_ends_as_a_clean
     outputs = naming.output_prefix("customers", BATCH)
     killed: list[list[str]] = []
 
+    def look(prefix: str) -> list[str]:
+        """The objects under ``prefix``; none when the emulator does not answer within 5 s
+        (frozen in the middle of a request, the job holds it: the next look comes after a thaw)."""
+        try:
+            return [b.name for b in gcs.list_blobs(settings.work_bucket, prefix=prefix, timeout=5, retry=None)]
+        except (requests.exceptions.RequestException, GoogleAPIError):
+            return []
+
     def fault(process) -> None:
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline and process.poll() is None:
@@ -182,23 +192,26 @@ def test_the_beam_job_killed_half_way_is_run_again_and_the_batch_ends_as_a_clean
                 time.sleep(0.1)
                 continue
             # Frozen while its outputs are looked at, so what is seen is what the kill leaves.
-            group = [job, *job.children(recursive=True)]
-            for member in group:
-                member.suspend()
+            # Whatever the look raises, the job is thawed again unless it was killed: a job
+            # left frozen mid-request would hold the (single-threaded) GCS emulator for good.
+            group = []
             try:
-                written = [b.name for b in gcs.list_blobs(
-                    settings.work_bucket, prefix=f"{outputs}valid/", timeout=5)]
-            except requests.exceptions.RequestException:
-                # Frozen in the middle of a request, the job holds the (single-threaded) GCS
-                # emulator: let it go on and look again a moment later.
-                written = []
-            if written:  # rows written, the job not finished: half way
-                for member in group:
-                    member.kill()
-                killed.append(written)
-                return
-            for member in group:
-                member.resume()
+                for member in [job, *job.children(recursive=True)]:
+                    member.suspend()
+                    group.append(member)
+                written = look(f"{outputs}valid/")
+                if written:  # rows written, the job not finished: half way
+                    for member in group:
+                        member.kill()
+                    killed.append(written)
+                    return
+            except psutil.NoSuchProcess:
+                pass  # the job (or a worker) ended in the meantime: look again
+            finally:
+                if not killed:
+                    for member in group:
+                        with contextlib.suppress(psutil.NoSuchProcess):
+                            member.resume()
             # Runs a moment between two looks: however busy the machine, the job cannot pass
             # the stretch between writing its valid rows and finishing unseen.
             time.sleep(0.05)
