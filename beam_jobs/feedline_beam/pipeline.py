@@ -74,7 +74,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from feedline.validate import outputs, reference  # noqa: E402
 from feedline.validate.columnar import BLOCK_SIZE, WHOLE_FILE, ColumnarValidator, FileRange, open_range, plan_ranges  # noqa: E402
-from feedline.contract import job  # noqa: E402
+from feedline.contract import job, tables  # noqa: E402
 from feedline.contract.model import Contract, parse_contract  # noqa: E402
 from feedline.validate.csvio import FileRejected, iter_records  # noqa: E402
 from feedline.validate.header import plan_header  # noqa: E402
@@ -106,7 +106,6 @@ class ChunkCoder(coders.Coder):
 
 coders.registry.register_coder(outputs.Chunk, ChunkCoder)
 Part = typehints.Tuple[str, outputs.Chunk]  # (part_name, chunk): rows of one range's output file
-OUTPUTS = ("valid", "deadletter", "summary")
 TEMPORARY = "tmp-"  # an output file's name while it is written (_PartFile)
 DEFAULT_RANGE_MB = 128
 # Local runs: a batch of at least this many MB gets one worker process per core; smaller ones
@@ -375,7 +374,7 @@ def clear_outputs(prefix: str) -> None:
     """Delete the three output folders' files: what a killed attempt of this job left there
     (committed parts, ``tmp-`` files) must not mix with this attempt's, whose range plan may
     differ (another machine's worker count)."""
-    for output in OUTPUTS:
+    for output in tables.LOAD_OUTPUTS:  # the three output folders
         found = FileSystems.match([f"{prefix}{output}/*"])[0].metadata_list
         if found:
             FileSystems.delete([match.path for match in found])
