@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from feedline.validate.columnar import ColumnarValidator
 from feedline.contract.model import Contract, parse_contract
 from feedline.validate.outputs import Chunk, Stamp
@@ -62,6 +64,12 @@ class Outcome:
         return {r["_line_number"]: r["reason"] for r in self.deadletter_rows}
 
 
+def decoded(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with dictionary columns as their values' type: a chunk's strings may come
+    dictionary-encoded or not (outputs.stored_schema), and the writer conforms them."""
+    return pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema])
+
+
 def collect(items) -> Outcome:
     rows: dict[str, list[dict]] = {"valid": [], "deadletter": []}
     schemas: dict[str, set] = {"valid": set(), "deadletter": set()}
@@ -71,10 +79,10 @@ def collect(items) -> Outcome:
             summary = item
         else:
             assert isinstance(item, Chunk) and item.count == item.table.num_rows > 0
-            schemas[item.output].add(item.table.schema)
+            schemas[item.output].add(decoded(item.table.schema))
             rows[item.output] += item.rows()
     assert summary is not None
-    assert all(len(s) <= 1 for s in schemas.values()), schemas  # one schema per output and file
+    assert all(len(s) <= 1 for s in schemas.values()), schemas  # one schema per output and file, up to encoding
     return Outcome(_by_line(rows["valid"]), _by_line(rows["deadletter"]), summary)
 
 

@@ -190,7 +190,7 @@ class ValidateRange(beam.DoFn):
             raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
         self.contract, self.engine, self.block_size = contract, engine, block_size
         self.batch_id, self.ingested_at = batch_id, ingested_at
-        self.valid_schema = valid_schema or outputs.valid_schema(contract)
+        self.schemas = stored_schemas(contract, valid_schema or outputs.valid_schema(contract))
         feed = contract.feed
         self.rows_read = Metrics.counter(feed, "rows_read")
         self.rows_valid = Metrics.counter(feed, "rows_valid")
@@ -214,16 +214,11 @@ class ValidateRange(beam.DoFn):
                     summary = item
                     continue
                 written.add(item.output)
-                if item.output == outputs.VALID:
-                    yield part, outputs.Chunk(item.output, outputs.conform(item.table, self.valid_schema))
-                else:
-                    yield beam.pvalue.TaggedOutput(self.DEADLETTER, (part, item))
+                yield self._tagged(part, item.output, outputs.conform(item.table, self.schemas[item.output]))
         # Every range writes both files, rows or not: a load's pattern must match a file.
-        if outputs.VALID not in written:
-            yield part, outputs.Chunk(outputs.VALID, self.valid_schema.empty_table())
-        if outputs.DEADLETTER not in written:
-            empty = outputs.deadletter_schema().empty_table()
-            yield beam.pvalue.TaggedOutput(self.DEADLETTER, (part, outputs.Chunk(outputs.DEADLETTER, empty)))
+        for output, schema in self.schemas.items():
+            if output not in written:
+                yield self._tagged(part, output, schema.empty_table())
         feed, name = self.contract.feed, work.source_file
         for metric, value in (
             ("rows_read", summary.rows_read),
@@ -233,6 +228,10 @@ class ValidateRange(beam.DoFn):
             getattr(self, metric).inc(value)
             Metrics.counter(feed, f"{metric}/{name}").inc(value)
         yield beam.pvalue.TaggedOutput(self.SUMMARY_PARTS, (name, (work.file_range.index, summary)))
+
+    def _tagged(self, part: str, output: str, table: pa.Table) -> Any:
+        chunk = (part, outputs.Chunk(output, table))
+        return chunk if output == outputs.VALID else beam.pvalue.TaggedOutput(self.DEADLETTER, chunk)
 
 
 class MergeSummaries(beam.DoFn):
@@ -307,7 +306,7 @@ class _PartFile:
 
 
 class WriteParts(beam.DoFn):
-    """(part, chunk) -> ``<folder><part>.parquet`` of ``schema`` (zstd), one row group per
+    """(part, chunk) -> ``<folder><part>.parquet`` of ``schema`` (stored_schemas; zstd), one row group per
     non-empty chunk. A part's chunks arrive together (the range's validation, fused with this
     step, yields them in a row), so a file is committed when the next part starts or the
     bundle ends; a retried bundle writes the same names again.
@@ -315,11 +314,13 @@ class WriteParts(beam.DoFn):
     Written here rather than by Beam's file sinks (WriteToParquet): those add ten stages to
     the job (write setup, grouping the shards, finalization) and with them about 0.5 s to
     every local run (a 1,000-row job with two workers: 1.0-1.5 s -> 0.5-0.7 s). No column
-    statistics and dictionaries only for repeated strings (``dictionary``): BigQuery's load
-    reads neither, and together they are 40% of pyarrow's default writing time."""
+    statistics and dictionaries only for the dictionary arrays (repeated strings): BigQuery's
+    load reads neither, and together they were 40% of pyarrow's default writing time. No
+    Arrow schema either: the file says the plain types (outputs.stored_schema)."""
 
-    def __init__(self, folder: str, schema: pa.Schema, dictionary: list[str]):
-        self.folder, self.schema, self.dictionary = folder, schema, dictionary
+    def __init__(self, folder: str, schema: pa.Schema):
+        self.folder, self.schema = folder, schema
+        self.dictionary = [f.name for f in schema if pa.types.is_dictionary(f.type)]
 
     def start_bundle(self) -> None:
         self.part: str | None = None
@@ -332,7 +333,8 @@ class WriteParts(beam.DoFn):
             self._commit()
             self.part, self.file = part, _PartFile(self.folder, part + ".parquet", "application/x-parquet")
             self.writer = pq.ParquetWriter(self.file.handle, self.schema, compression="zstd",
-                                           use_dictionary=self.dictionary, write_statistics=False)
+                                           use_dictionary=self.dictionary, write_statistics=False,
+                                           store_schema=False)
         if chunk.count:
             self.writer.write_table(chunk.table)
 
@@ -368,6 +370,15 @@ def part_name(source_file: str, file_range: FileRange) -> str:
     """One range's files' name: the same in every attempt, so a retried bundle replaces its
     own files (the plan is the same for the same file and job options)."""
     return f"{file_part(source_file)}-{file_range.index:05d}-of-{file_range.count:05d}"
+
+
+def stored_schemas(contract: Contract, valid_schema: pa.Schema) -> dict[str, pa.Schema]:
+    """valid / deadletter -> the schema its chunks are written in (outputs.stored_schema: the
+    feed's key and a deadletter row's text are the strings not worth a dictionary)."""
+    return {
+        outputs.VALID: outputs.stored_schema(valid_schema, contract.key),
+        outputs.DEADLETTER: outputs.stored_schema(outputs.deadletter_schema(), ["raw_line"]),
+    }
 
 
 def clear_outputs(prefix: str) -> None:
@@ -485,11 +496,9 @@ def build(pipeline: beam.Pipeline, contract: Contract, options: PipelineOptions,
         range_bytes=range_bytes(options, batch_bytes), block_size=block_bytes(options),
         valid_schema=valid_schema,
     )
-    results.valid | "WriteValid" >> beam.ParDo(
-        WriteParts(out + "valid/", valid_schema, outputs.dictionary_columns(valid_schema, contract.key)))
-    dead_schema = outputs.deadletter_schema()
-    results.deadletter | "WriteDeadletter" >> beam.ParDo(
-        WriteParts(out + "deadletter/", dead_schema, outputs.dictionary_columns(dead_schema, ["raw_line"])))
+    schemas = stored_schemas(contract, valid_schema)
+    results.valid | "WriteValid" >> beam.ParDo(WriteParts(out + "valid/", schemas[outputs.VALID]))
+    results.deadletter | "WriteDeadletter" >> beam.ParDo(WriteParts(out + "deadletter/", schemas[outputs.DEADLETTER]))
     results.summary | "WriteSummary" >> beam.ParDo(WriteSummaries(out + "summary/"))
     return results
 

@@ -67,12 +67,33 @@ def deadletter_schema() -> pa.Schema:
     return arrow_schema(tables.layout()["tables"]["deadletter"]["extra_columns"])
 
 
-def dictionary_columns(schema: pa.Schema, distinct: Iterable[str] = ()) -> list[str]:
-    """The string columns worth a Parquet dictionary: all but those whose values are mostly
-    distinct (``distinct``: a feed's key, a deadletter row's text). Repeated strings (the
-    stamps, codes, a customer id) shrink to a few bits; a dictionary over unique values, or
-    over numbers and times, costs writing time for nothing."""
-    return [f.name for f in schema if pa.types.is_string(f.type) and f.name not in set(distinct)]
+# A string column as the job hands it to the Parquet writer (stored_schema).
+DICTIONARY_STRING = pa.dictionary(pa.int32(), pa.string())
+
+
+def stored_schema(schema: pa.Schema, distinct: Iterable[str] = ()) -> pa.Schema:
+    """``schema`` as the job's tables reach the Parquet writer: every string column worth a
+    Parquet dictionary as a dictionary array. That is all but those whose values are mostly
+    distinct (``distinct``: a feed's key, a deadletter row's text): repeated strings (the
+    stamps, codes, a customer id) shrink to a few bits, while a dictionary over unique values,
+    or over numbers and times, costs writing time for nothing.
+
+    Dictionary arrays because validation already has most of those dictionaries (a column
+    checked against allowed values or a pattern, the stamps), and the writer takes a chunk's
+    dictionary as it is instead of hashing the column again. The file is the same as one
+    written from plain strings (dictionary pages either way) when the writer leaves out the
+    Arrow schema (store_schema=False): it reads back as ``schema``."""
+    dense = set(distinct)
+    return pa.schema(
+        [f.with_type(DICTIONARY_STRING) if pa.types.is_string(f.type) and f.name not in dense else f for f in schema]
+    )
+
+
+def table_of(schema: pa.Schema, arrays: list[pa.Array]) -> pa.Table:
+    """``arrays`` as a table of ``schema``'s columns, where a STRING column may come as a
+    dictionary array (validation makes some: see stored_schema); :func:`conform` gives any
+    such table exactly the schema wanted."""
+    return pa.Table.from_arrays(arrays, schema=pa.schema([f.with_type(a.type) for f, a in zip(schema, arrays)]))
 
 
 def _parse_time(text: str) -> datetime:
@@ -138,8 +159,9 @@ def rows_table(schema: pa.Schema, rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with exactly ``schema``'s columns, in its order: columns it lacks (a file's
-    missing or not-evolved ones) are NULL; a column ``schema`` does not know is an error."""
+    """``table`` with exactly ``schema``'s columns, in its order and types (a dictionary array
+    and its plain strings cast either way): columns it lacks (a file's missing or not-evolved
+    ones) are NULL; a column ``schema`` does not know is an error."""
     unknown = set(table.column_names) - set(schema.names)
     if unknown:
         raise ValueError(f"columns {sorted(unknown)} are not in the output schema")

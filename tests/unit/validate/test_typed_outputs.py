@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedline.validate.columnar import ColumnarValidator
-from feedline.validate.outputs import Chunk, valid_schema
+from feedline.validate.outputs import Chunk, conform, stored_schema, valid_schema
 from feedline.validate.reference import row_outputs
 
 from engines import EVERYTHING, STAMP, both_paths
@@ -111,14 +111,17 @@ def test_typed_values_decode_identically_from_both_engines_and_survive_parquet(r
         assert got["ts"] == row["ts"] and got["ts"].tzinfo is not None  # the instant, to the microsecond
         assert got["name"] == (row["name"].strip() if row["name"] is not None else None)
 
-    # What the job writes: Parquet of the valid schema; it reads back as the same values.
+    # What the job writes: chunks conformed to the stored schema (repeated strings as
+    # dictionary arrays), Parquet without the Arrow schema; it reads back as the valid schema
+    # and the same values.
     schema = valid_schema(EVERYTHING)
+    stored = stored_schema(schema, EVERYTHING.key)
     for produced in (row_outputs(EVERYTHING, io.BytesIO(data), STAMP),
                      ColumnarValidator(EVERYTHING, 97).validate(io.BytesIO(data), STAMP)):
-        table = pa.concat_tables(tables(produced))
-        assert table.schema == schema
+        table = pa.concat_tables([conform(t, stored) for t in tables(produced)])
         buffer = io.BytesIO()
-        pq.write_table(table, buffer, compression="zstd")
+        pq.write_table(table, buffer, compression="zstd", store_schema=False,
+                       use_dictionary=[f.name for f in stored if pa.types.is_dictionary(f.type)])
         back = pq.read_table(io.BytesIO(buffer.getvalue()))
         assert back.schema == schema
         assert sorted(back.to_pylist(), key=lambda r: r["_line_number"]) == out.valid_rows

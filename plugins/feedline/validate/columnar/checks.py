@@ -40,8 +40,11 @@ _EMAIL = rf"^{_NOT_SPACE_AT}+@{_NOT_SPACE_AT}+\.{_NOT_SPACE_AT}+$"
 @dataclass
 class Checked:
     ok: np.ndarray  # per row: the reference certainly accepts the value
-    values: pa.Array  # the typed value (outputs.ARROW_TYPES) where ``ok``, NULL for NULL
-    day: pa.Array | None = None  # date32: the partition column's day (UTC for a TIMESTAMP)
+    # Where ``ok``: the typed value (outputs.ARROW_TYPES; a STRING may come dictionary-encoded),
+    # NULL for an empty optional value. Elsewhere, whatever was cheapest (NULL, or a stand-in
+    # such as 0): the validator keeps only the rows ok in every column.
+    values: pa.Array
+    day: pa.Array | None = None  # date32: the partition column's day (UTC for a TIMESTAMP), as ``values``
     # reason (rules.py's text) -> per row: the reference certainly rejects the value with it.
     # Rows neither ok nor rejected here are the reference's to decide.
     rejected: dict[str, np.ndarray] = field(default_factory=dict)
@@ -172,6 +175,26 @@ def _check_timestamps(text: pa.Array, candidates: np.ndarray) -> _Timestamps:
 _DAY_US = 86_400_000_000
 
 
+def _coded(text: pa.Array, column: Column) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """(the values as a dictionary array, per row: it matches the column's pattern, per row:
+    it is one of its allowed values) for a STRING column with a pattern or allowed values.
+    One hash pass, the one the check needs anyway, gives the dictionary; the Parquet writer
+    then takes it as it is instead of hashing the column again (outputs.stored_schema)."""
+    if column.pattern is None:  # the allowed values are the dictionary
+        words = pa.array(list(column.allowed_values), pa.string())
+        index = pc.index_in(text, value_set=words)
+        return pa.DictionaryArray.from_arrays(index, words), np.ones(len(text), dtype=bool), bools(pc.is_valid(index))
+    # A pattern: each distinct value is matched once, in Python (re, as the reference).
+    encoded = pc.dictionary_encode(text)
+    distinct = encoded.dictionary.to_pylist()
+    pattern = re.compile(column.pattern)
+    allowed_values = set(column.allowed_values) if column.allowed_values is not None else None
+    matches = np.array([pattern.fullmatch(v) is not None for v in distinct], dtype=bool)
+    allowed = np.array([allowed_values is None or v in allowed_values for v in distinct], dtype=bool)
+    index = ints(encoded.indices)  # trimmed CSV fields: never NULL
+    return encoded, matches[index], allowed[index]
+
+
 def _typed(n: int, where: np.ndarray, values: pa.Array) -> pa.Array:
     return scatter(n, where, values)
 
@@ -203,24 +226,20 @@ def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool
             email = _matches(text, _EMAIL)
             rejected[NOT_EMAIL] = ok & ~email
             ok &= email
-        if column.pattern is not None:
-            pattern = re.compile(column.pattern)
-            passing = [v for v in pc.unique(text).to_pylist() if pattern.fullmatch(v)]
-            ok &= bools(pc.is_in(text, value_set=pa.array(passing, pa.string())))
-        if column.allowed_values is not None:
-            allowed = bools(pc.is_in(text, value_set=pa.array(list(column.allowed_values), pa.string())))
-            if column.check is None and column.pattern is None:  # nothing decided before it
-                rejected[NOT_ALLOWED] = ok & ~allowed
+        if column.pattern is not None or column.allowed_values is not None:
+            values, matches, allowed = _coded(text, column)
+            ok &= matches
+            if column.allowed_values is not None and column.check is None and column.pattern is None:
+                rejected[NOT_ALLOWED] = ok & ~allowed  # nothing decided before it
             ok &= allowed
     elif kind == "NUMERIC":
         plain = _matches(text, _NUMERIC)
         rejected[NOT_NUMERIC] = ok & ~plain
         ok &= plain
-        where = np.flatnonzero(ok)
-        value = text if len(where) == n else text.take(where)
+        value = text if ok.all() else pc.if_else(pa.array(ok), text, string_scalar("0"))  # see Checked.values
         if pc.any(pc.starts_with(value, "+")).as_py():
             value = pc.replace_substring_regex(value, r"^\+", "")
-        values = _typed(n, where, pc.cast(value, arrow_type))
+        values = pc.cast(value, arrow_type)
     elif kind == "DATE":
         shaped = _matches(text, _DATE)
         rejected[NOT_DATE] = ok & ~shaped
@@ -238,12 +257,9 @@ def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool
         checked = _check_timestamps(text, ok)
         rejected[NOT_TIMESTAMP], rejected[NO_SUCH_TIMESTAMP] = checked.not_iso, checked.no_such
         ok &= checked.ok
-        micros = checked.micros
-        where = np.flatnonzero(ok)
-        values = _typed(n, where, pa.array(micros[where], pa.int64()).cast(arrow_type))
+        values = pa.array(checked.micros, pa.int64()).cast(arrow_type)  # 0 where not ok: see Checked.values
         if want_day:
-            days = np.floor_divide(micros[where], _DAY_US).astype(np.int32)
-            day = _typed(n, where, pa.array(days, pa.int32()).cast(pa.date32()))
+            day = pa.array(np.floor_divide(checked.micros, _DAY_US).astype(np.int32), pa.int32()).cast(pa.date32())
     elif kind == "INT64":
         where = np.flatnonzero(ok & _matches(text, _INT64_18))
         ok &= scatter_bools(n, where, np.ones(len(where), dtype=bool))

@@ -23,7 +23,8 @@ from feedline.validate.columnar.checks import Checked, check_column
 from feedline.validate.columnar.ranges import WHOLE_FILE, FileRange
 from feedline.validate.csvio import FileRejected
 from feedline.validate.outputs import (
-    DEADLETTER, VALID, Chunk, Stamp, deadletter_row, deadletter_schema, deadletter_table, rows_table, valid_schema,
+    DEADLETTER, VALID, Chunk, Stamp, deadletter_row, deadletter_schema, deadletter_table, rows_table, table_of,
+    valid_schema,
 )
 from feedline.validate.header import HeaderPlan, plan_header
 from feedline.validate.rules import WRONG_FIELD_COUNT, FileSummary, RowError, partition_column, validate_record
@@ -181,15 +182,20 @@ def _deadletter_table(block: RecordBlock, records: np.ndarray, keys: np.ndarray,
         "reason": pa.array(keys.tolist(), pa.string()),
         "column_name": pa.array(columns.tolist(), pa.string()),
     }
-    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
+    return table_of(schema, [arrays[f.name] for f in schema])
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    """``n`` times ``value``, as a one-word dictionary array (see outputs.stored_schema)."""
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string()))
 
 
 def _stamp_columns(schema: pa.Schema, stamp: Stamp, n: int) -> dict[str, pa.Array]:
     """What every row of one file carries (Stamp.where but the line), as ``n``-long columns."""
     return {
-        "_batch_id": pa.repeat(pa.scalar(stamp.batch_id, pa.string()), n),
+        "_batch_id": _constant(stamp.batch_id, n),
         "_ingested_at": pa.repeat(pa.scalar(stamp.ingested_at_time, schema.field("_ingested_at").type), n),
-        "_source_file": pa.repeat(pa.scalar(stamp.source_file, pa.string()), n),
+        "_source_file": _constant(stamp.source_file, n),
     }
 
 
@@ -313,4 +319,4 @@ class ColumnarValidator:
                 arrays.append(pa.array(lines, pa.int64()))
             else:
                 arrays.append(pa.nulls(n, f.type))
-        return pa.Table.from_arrays(arrays, schema=schema)
+        return table_of(schema, arrays)

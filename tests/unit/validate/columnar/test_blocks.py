@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedline.validate.columnar import iter_blocks
-from feedline.validate.columnar.blocks import _line_ends, _scan, _skim, terminator_lengths
+from feedline.validate.columnar.blocks import _count_lines, _line_ends, _scan, _skim, terminator_lengths
 
 from support import SPECTRUM, SPECTRUM_CASES as CASES, spectrum_expected as expected_records
 
@@ -62,6 +63,15 @@ def test_a_skimmed_buffer_ends_where_the_exact_scan_ends_it(buf):
         consumed, lines = skimmed
         assert consumed == _scan(buf, False, 1, line_ends).consumed
         assert lines == int(np.searchsorted(line_ends, consumed))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=40).map(lambda b: bytes(b"\r\na"[x % 3] for x in b)), st.integers(0, 40))
+def test_lines_are_counted_as_python_counts_line_ends(buf, size):
+    """CRLF is one line end and a lone CR or LF one each, wherever the pairs fall (odd or even
+    offsets) and wherever the count stops (a CR last: its LF is not counted with it)."""
+    size = min(size, len(buf))
+    assert _count_lines(buf, np.frombuffer(buf, dtype=np.uint8), size) == len(re.findall(rb"\r\n|\r|\n", buf[:size]))
 
 
 def _records_from(blocks, at: int) -> list[tuple[int, int, list[str]]]:
