@@ -305,11 +305,17 @@ class _PartFile:
         FileSystems.rename([self.temporary], [self.path])
 
 
+# zstd's first fast level: 12% less writing time than its default (1) for 3% more bytes (1M
+# bench rows: 219 -> 192 ms, 14.18 -> 14.65 MB, best of 6 interleaved; -2 gives 17.3 MB). Any
+# level reads back the same.
+ZSTD_LEVEL = -1
+
+
 class WriteParts(beam.DoFn):
-    """(part, chunk) -> ``<folder><part>.parquet`` of ``schema`` (stored_schemas; zstd), one row group per
-    non-empty chunk. A part's chunks arrive together (the range's validation, fused with this
-    step, yields them in a row), so a file is committed when the next part starts or the
-    bundle ends; a retried bundle writes the same names again.
+    """(part, chunk) -> ``<folder><part>.parquet`` of ``schema`` (stored_schemas; zstd at
+    ZSTD_LEVEL), one row group per non-empty chunk. A part's chunks arrive together (the
+    range's validation, fused with this step, yields them in a row), so a file is committed
+    when the next part starts or the bundle ends; a retried bundle writes the same names again.
 
     Written here rather than by Beam's file sinks (WriteToParquet): those add ten stages to
     the job (write setup, grouping the shards, finalization) and with them about 0.5 s to
@@ -333,8 +339,8 @@ class WriteParts(beam.DoFn):
             self._commit()
             self.part, self.file = part, _PartFile(self.folder, part + ".parquet", "application/x-parquet")
             self.writer = pq.ParquetWriter(self.file.handle, self.schema, compression="zstd",
-                                           use_dictionary=self.dictionary, write_statistics=False,
-                                           store_schema=False)
+                                           compression_level=ZSTD_LEVEL, use_dictionary=self.dictionary,
+                                           write_statistics=False, store_schema=False)
         if chunk.count:
             self.writer.write_table(chunk.table)
 
