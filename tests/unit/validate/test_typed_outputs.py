@@ -23,7 +23,7 @@ from feedline.validate.columnar import ColumnarValidator
 from feedline.validate.outputs import Chunk, conform, stored_schema, valid_schema
 from feedline.validate.reference import row_outputs
 
-from engines import EVERYTHING, STAMP, both_paths
+from engines import EVERYTHING, STAMP, both_paths, decoded
 
 UTC = timezone.utc
 
@@ -118,7 +118,9 @@ def test_typed_values_decode_identically_from_both_engines_and_survive_parquet(r
     stored = stored_schema(schema, EVERYTHING.key)
     for produced in (row_outputs(EVERYTHING, io.BytesIO(data), STAMP),
                      ColumnarValidator(EVERYTHING, 97).validate(io.BytesIO(data), STAMP)):
-        table = pa.concat_tables([conform(t, stored) for t in tables(produced)])
+        chunks = tables(produced)
+        assert all(decoded(t.schema) == schema for t in chunks)  # the valid schema, up to encoding
+        table = pa.concat_tables([conform(t, stored) for t in chunks])
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd", store_schema=False,
                        use_dictionary=[f.name for f in stored if pa.types.is_dictionary(f.type)])
