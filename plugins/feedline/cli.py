@@ -327,8 +327,13 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_e2e(args: argparse.Namespace) -> int:
-    from feedline.local.bench_e2e import run_bench
+    from feedline.local.bench_e2e import check_sizes, run_bench
 
+    try:
+        check_sizes(tuple(args.rows), args.warmup)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     return run_bench(tuple(args.rows), args.timeout, args.warmup)
 
 

@@ -290,6 +290,16 @@ def raw_rows(settings, contract) -> int:
     return int(row["n"] or 0)
 
 
+def check_sizes(sizes: tuple[int, ...], warmup: int) -> None:
+    """Each size names its file, run id and figure (``e2e_10k_s``): the same size twice would
+    trigger the first run's id again and measure nothing new."""
+    if not sizes or min(sizes) <= 0 or warmup < 0:
+        raise ValueError(f"--rows takes positive row counts and --warmup 0 or more (got {list(sizes)}, {warmup})")
+    repeated = sorted({size_label(rows) for rows in sizes if sizes.count(rows) > 1})
+    if repeated:
+        raise ValueError(f"--rows names each size once: {', '.join(repeated)} is repeated")
+
+
 def run_bench(sizes: tuple[int, ...] = SIZES, timeout: float = TIMEOUT, warmup: int = WARMUP_ROWS) -> int:
     from feedline.local import demo
 

@@ -128,3 +128,20 @@ def test_the_command_measures_10k_and_1m_after_a_warm_up_unless_told():
     assert (args.rows, args.warmup) == ([10_000, 1_000_000], 1_000)
     args = build_parser().parse_args(["bench-e2e", "--rows", "500", "--warmup", "0"])
     assert (args.rows, args.warmup) == ([500], 0)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--rows", "10000", "10000"], "10k is repeated"),
+    (["--rows", "0"], "positive row counts"),
+    (["--warmup", "-1"], "--warmup 0 or more"),
+])
+def test_sizes_that_would_measure_nothing_new_are_refused_before_the_stack_starts(argv, says, monkeypatch, capsys):
+    from feedline import cli
+    from feedline.local import demo
+
+    def no_stack(**_kwargs):
+        raise AssertionError("the stack was started")
+
+    monkeypatch.setattr(demo, "start_local", no_stack)
+    assert cli.main(["bench-e2e", *argv]) == cli.EXIT_USAGE
+    assert says in capsys.readouterr().err
