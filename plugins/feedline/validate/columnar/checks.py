@@ -195,10 +195,6 @@ def _coded(text: pa.Array, column: Column) -> tuple[pa.Array, np.ndarray, np.nda
     return encoded, matches[index], allowed[index]
 
 
-def _typed(n: int, where: np.ndarray, values: pa.Array) -> pa.Array:
-    return scatter(n, where, values)
-
-
 def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool = False) -> Checked:
     """Vectorized parse_value over one column: which values the reference certainly accepts,
     and their typed values. Conservative: whatever it does not accept, the reference decides."""
@@ -252,7 +248,7 @@ def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool
         ok &= scatter_bools(n, where, exists)
         where = where[exists]
         days = days_from_civil(year[exists], month[exists], dom[exists]).astype(np.int32)
-        values = day = _typed(n, where, pa.array(days, pa.int32()).cast(arrow_type))
+        values = day = scatter(n, where, pa.array(days, pa.int32()).cast(arrow_type))
     elif kind == "TIMESTAMP":
         checked = _check_timestamps(text, ok)
         rejected[NOT_TIMESTAMP], rejected[NO_SUCH_TIMESTAMP] = checked.not_iso, checked.no_such
@@ -264,13 +260,13 @@ def check_column(column: Column, raw: pa.Array, ascii_only: bool, want_day: bool
         where = np.flatnonzero(ok & _matches(text, _INT64_18))
         ok &= scatter_bools(n, where, np.ones(len(where), dtype=bool))
         parsed = pc.cast(pc.replace_substring_regex(text.take(where), r"^\+", ""), pa.int64())
-        values = _typed(n, where, parsed)
+        values = scatter(n, where, parsed)
     elif kind == "FLOAT64":
         where = np.flatnonzero(ok & _matches(text, _FLOAT64))
         floats = np.array([float(v) for v in text.take(where).to_pylist()], dtype=np.float64)
         finite = np.isfinite(floats)
         ok &= scatter_bools(n, where, finite)
-        values = _typed(n, where[finite], pa.array(floats[finite], pa.float64()))
+        values = scatter(n, where[finite], pa.array(floats[finite], pa.float64()))
     elif kind == "BOOL":
         lower = pc.ascii_lower(text)
         ok &= bools(pc.string_is_ascii(text)) & bools(pc.is_in(lower, value_set=pa.array(["true", "false", "1", "0"])))
