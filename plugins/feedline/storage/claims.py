@@ -206,45 +206,16 @@ def claim_files(
     """Take this batch's files (see the module docstring for retries and re-runs).
     ``copy_only`` (a dry run): copy them from landing and quarantine nothing, so they stay
     where the next real run finds them."""
-    landing = client.bucket(settings.landing_bucket)
     processing = naming.processing_prefix(contract.feed, batch_id)
     claim = Claim(batch_id)
-
-    already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
     manifest = _read_manifest(client, settings, contract, batch_id)
-    # A try that stopped half way (GCS gone between two moves) left this mark: the files it
-    # already moved are in processing, the rest still in landing. Its retry does the whole step
-    # again (every move is safe to repeat) rather than take only what it finds, which would
-    # leave the rest for another batch, or, in a re-run, drop them from the batch.
-    pending = manifest.get(CLAIMING_KEY)
-    if pending is not None or not already:
-        if pending is None:
-            # A new attempt of the batch (not a retry of this task, which finds its files above).
-            manifest["attempt"] = manifest.get("attempt", -1) + 1
-        if manifest.get("files"):
-            _mark_claiming(client, settings, contract, batch_id, manifest, {})
-            _take_back(client, settings, manifest, processing)
-        elif from_archive:
-            _mark_claiming(client, settings, contract, batch_id, manifest, {})
-            _copy_from_archive(client, settings, contract, file_date, processing)
-        else:
-            taken, rejected = _plan_from_landing(client, settings, contract, batch_id, only_files, file_date)
-            for blob in taken:  # e.g. one of two colliding objects, alone now: its verdict stands
-                if blob.name in (pending or {}):
-                    rejected[blob.name] = blob, pending[blob.name]
-            # Objects the stopped try quarantined are no longer in landing: its plan names them.
-            earlier = {
-                obj: reason for obj, reason in (pending or {}).items()
-                if client.bucket(settings.quarantine_bucket).blob(
-                    naming.quarantine_name(contract.feed, batch_id, naming.relative_name(contract.feed, obj))).exists()
-            }
-            plan = {**(pending or {}), **{obj: reason for obj, (_, reason) in rejected.items()}}
-            _mark_claiming(client, settings, contract, batch_id, manifest, plan)
-            claim.misnamed = {**earlier, **_move_from_landing(
-                client, settings, contract, batch_id, taken, rejected, copy_only)}
-        already = [b for b in client.list_blobs(landing, prefix=processing) if _is_file(b.name)]
-        manifest.pop(CLAIMING_KEY, None)
-        manifest[CLAIM_QUARANTINED_KEY] = {"attempt": manifest["attempt"], "objects": claim.misnamed}
+    # A try that stopped half way (GCS gone between two moves) left the CLAIMING_KEY mark: the
+    # files it already moved are in processing, the rest still in landing. Its retry does the
+    # whole step again (every move is safe to repeat) rather than take only what it finds,
+    # which would leave the rest for another batch, or, in a re-run, drop them from the batch.
+    if CLAIMING_KEY in manifest or not _files_under(client, settings, processing):
+        claim.misnamed = _take_files(client, settings, contract, batch_id, manifest,
+                                     only_files, file_date, from_archive, copy_only)
     else:
         # A retry of the task after its claim ended (e.g. BigQuery gone as it wrote the quarantine
         # audit rows): the same quarantined objects again, or their audit rows would never be written.
@@ -252,28 +223,71 @@ def claim_files(
         if last.get("attempt") == manifest.get("attempt", 0):
             claim.misnamed = dict(last["objects"])
     claim.attempt = manifest.get("attempt", 0)
+    claim.files = [_claimed_file(contract, blob) for blob in _files_under(client, settings, processing)]
     if only_files and "taken" not in manifest:
         # Asked-for files someone else took: found once, kept in the manifest for retries.
         # (Objects this claim quarantined are no one else's either.)
-        mine = {naming.file_name(b.name) for b in already} | {naming.file_name(o) for o in claim.misnamed}
+        mine = {f.name for f in claim.files} | {naming.file_name(o) for o in claim.misnamed}
         missing = sorted({naming.file_name(f) for f in only_files} - mine)
         manifest["taken"] = locate_files(client, settings, contract, missing, exclude_batch=batch_id)
     claim.taken = manifest.get("taken", {})
 
-    for blob in sorted(already, key=lambda b: b.name):
-        name = naming.file_name(blob.name)
-        claim.files.append(
-            ClaimedFile(
-                name, blob.name, (blob.metadata or {}).get(ORIGIN_KEY, "landing"), contract.file_date(name),
-                content_checksum(blob),
-            )
-        )
     manifest.setdefault("files", {})
     for f in claim.files:
         manifest["files"].setdefault(f.name, {"origin": f.origin, "location": None})
     manifest.setdefault("misnamed", {}).update(claim.misnamed)
     _write_manifest(client, settings, contract, batch_id, manifest)
     return claim
+
+
+def _files_under(client, settings: Settings, processing: str) -> list[storage.Blob]:
+    """The files in a batch's processing prefix, by name."""
+    blobs = client.list_blobs(client.bucket(settings.landing_bucket), prefix=processing)
+    return sorted((b for b in blobs if _is_file(b.name)), key=lambda b: b.name)
+
+
+def _claimed_file(contract: Contract, blob: storage.Blob) -> ClaimedFile:
+    name = naming.file_name(blob.name)
+    origin = (blob.metadata or {}).get(ORIGIN_KEY, "landing")
+    return ClaimedFile(name, blob.name, origin, contract.file_date(name), content_checksum(blob))
+
+
+def _take_files(client, settings, contract, batch_id, manifest: dict, only_files, file_date, from_archive,
+                copy_only) -> dict[str, str]:
+    """The claim's moves, under the CLAIMING_KEY mark: a finished batch's files taken back, a
+    backfill's copied from the archive, or landing's claimed. Returns the objects quarantined
+    (-> reason), which the manifest keeps for a retry of the task."""
+    processing = naming.processing_prefix(contract.feed, batch_id)
+    pending = manifest.get(CLAIMING_KEY)
+    if pending is None:
+        # A new attempt of the batch (not a retry of this task, which finds its files in processing).
+        manifest["attempt"] = manifest.get("attempt", -1) + 1
+    misnamed: dict[str, str] = {}
+    if manifest.get("files"):
+        _mark_claiming(client, settings, contract, batch_id, manifest, {})
+        _take_back(client, settings, manifest, processing)
+    elif from_archive:
+        _mark_claiming(client, settings, contract, batch_id, manifest, {})
+        _copy_from_archive(client, settings, contract, file_date, processing)
+    else:
+        pending = pending or {}
+        taken, rejected = _plan_from_landing(client, settings, contract, batch_id, only_files, file_date)
+        for blob in taken:  # e.g. one of two colliding objects, alone now: its verdict stands
+            if blob.name in pending:
+                rejected[blob.name] = blob, pending[blob.name]
+        # Objects the stopped try quarantined are no longer in landing: its plan names them.
+        quarantine = client.bucket(settings.quarantine_bucket)
+        earlier = {
+            obj: reason for obj, reason in pending.items()
+            if quarantine.blob(
+                naming.quarantine_name(contract.feed, batch_id, naming.relative_name(contract.feed, obj))).exists()
+        }
+        plan = {**pending, **{obj: reason for obj, (_, reason) in rejected.items()}}
+        _mark_claiming(client, settings, contract, batch_id, manifest, plan)
+        misnamed = {**earlier, **_move_from_landing(client, settings, contract, batch_id, taken, rejected, copy_only)}
+    manifest.pop(CLAIMING_KEY, None)
+    manifest[CLAIM_QUARANTINED_KEY] = {"attempt": manifest["attempt"], "objects": misnamed}
+    return misnamed
 
 
 def batch_of(place: str) -> str:
