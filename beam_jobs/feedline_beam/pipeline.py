@@ -297,8 +297,8 @@ class _PartFile:
     partial file: a GCS object is only there once its upload completes, so on GCS the file is
     written under its own name; a local file is written as ``tmp-<name>`` and renamed once
     complete. Either way the next launch of the job deletes what a killed one left
-    (clear_outputs). On GCS a rename is a copy and a delete per file, three requests where one
-    does: for a batch of many small files, most of the job's time."""
+    (clear_outputs). On GCS a rename is a copy and a delete: two more requests per file, which
+    were most of the job's time for a batch of many small files."""
 
     def __init__(self, folder: str, name: str, mime_type: str):
         self.path = folder + name

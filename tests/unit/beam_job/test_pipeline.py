@@ -183,7 +183,7 @@ def test_a_launch_replaces_what_an_earlier_attempt_left(quirk_dir, tmp_path):
 
 
 @pytest.mark.parametrize("folder, written", [
-    ("gs://work/batch/valid/", "gs://work/batch/valid/part-x.parquet"),  # whole on upload: one request
+    ("gs://work/batch/valid/", "gs://work/batch/valid/part-x.parquet"),  # whole once uploaded: no rename
     ("/out/valid/", "/out/valid/tmp-part-x.parquet"),  # a local file: renamed once complete
 ])
 def test_an_output_file_is_renamed_only_where_a_partial_file_could_be_seen(folder, written, monkeypatch):
